@@ -1,0 +1,80 @@
+# hellosplit — one plain Makefile.
+#   make                  build/hellosplit for this machine
+#   make run              install what it needs, build, run the daemon (root)
+#   make check            install test dependencies, build and run every test
+#   make PLATFORM=windows build/windows/hellosplit.exe (mingw-w64)
+#   make PLATFORM=android build/android-arm64/hellosplit, build/android-arm/hellosplit
+#   make STATIC=1         build/static/hellosplit (static x86_64)
+
+PLATFORM ?= $(shell uname -s | tr A-Z a-z)
+STATIC ?=
+PREFIX ?= /usr/local
+DESTDIR ?=
+
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARNINGS = -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes -Wmissing-prototypes \
+	-Wformat=2 -Wvla
+BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARNINGS) -fno-strict-aliasing
+HARDEN = -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
+HARDEN_LD = -pie -Wl,-z,relro,-z,now
+
+CORE = packet flow reasm tls split hold engine stats config log pcapio
+LINUX_ADAPTER = nfqueue rules linux
+SRC = $(addprefix src/,$(addsuffix .c,$(CORE) $(LINUX_ADAPTER) main))
+HDR = $(wildcard src/*.h)
+
+UNIT_SRC = $(wildcard tests/unit/test_*.c) tests/unit/runner.c
+CORE_SRC = $(addprefix src/,$(addsuffix .c,$(CORE)))
+
+ifeq ($(STATIC),1)
+OUT = build/static
+LDSTATIC = -static
+HARDEN = -fstack-protector-strong -D_FORTIFY_SOURCE=2
+HARDEN_LD =
+else
+OUT = build
+LDSTATIC =
+endif
+
+.PHONY: all run check unit unit-asan clean deps test-deps offline
+
+all: $(OUT)/hellosplit
+
+$(OUT)/hellosplit: $(SRC) $(HDR) Makefile
+	@mkdir -p $(OUT)
+	$(CC) $(BASE_CFLAGS) $(HARDEN) $(CFLAGS) -o $@ $(SRC) $(HARDEN_LD) $(LDSTATIC) $(LDFLAGS)
+
+# ---- tests
+
+build/unit/run: $(UNIT_SRC) $(CORE_SRC) $(HDR) tests/unit/test.h Makefile
+	@mkdir -p build/unit
+	$(CC) $(BASE_CFLAGS) -O1 -g -Isrc -o $@ $(UNIT_SRC) $(CORE_SRC)
+
+build/asan/run: $(UNIT_SRC) $(CORE_SRC) $(HDR) tests/unit/test.h Makefile
+	@mkdir -p build/asan
+	$(CC) $(BASE_CFLAGS) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all \
+		-fno-omit-frame-pointer -Isrc -o $@ $(UNIT_SRC) $(CORE_SRC)
+
+unit: build/unit/run
+	build/unit/run
+
+unit-asan: build/asan/run
+	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/run
+
+offline: $(OUT)/hellosplit
+	tests/offline/run.sh $(OUT)/hellosplit
+
+check: test-deps all unit unit-asan offline
+
+deps:
+	scripts/install-deps.sh run
+
+test-deps:
+	scripts/install-deps.sh test
+
+run: deps all
+	$(OUT)/hellosplit $(ARGS)
+
+clean:
+	rm -rf build

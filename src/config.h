@@ -1,0 +1,77 @@
+/* config.h — every flag, its default and its validation, for all platforms. */
+#ifndef HELLOSPLIT_CONFIG_H
+#define HELLOSPLIT_CONFIG_H
+
+#include <stdint.h>
+#include <stdio.h>
+
+#include "engine.h"
+
+#define HELLOSPLIT_VERSION "0.1.0"
+
+enum rules_kind { RULES_IPTABLES = 0, RULES_NFTABLES, RULES_NONE };
+
+/* Which builds accept an option. */
+#define PLATFORM_LINUX   1u
+#define PLATFORM_WINDOWS 2u
+#define PLATFORM_BSD     4u
+#define PLATFORM_ALL     7u
+
+#if defined(_WIN32)
+#define PLATFORM_THIS PLATFORM_WINDOWS
+#elif defined(__FreeBSD__) || defined(HELLOSPLIT_DIVERT)
+#define PLATFORM_THIS PLATFORM_BSD
+#else
+#define PLATFORM_THIS PLATFORM_LINUX
+#endif
+
+#define CONFIG_LIST_MAX 256   /* characters of an interface or index list */
+
+struct config {
+	struct engine_config engine;
+	const char *pcap_in, *pcap_out;
+	const char *stats_json;
+	uint32_t stats_interval_s;
+	int verbose;
+	int split_at_given, split_chunk_given;
+	const char *hostlist, *hostlist_exclude;
+	/* Linux */
+	uint32_t queue_num;
+	int queue_bypass;
+	uint32_t fwmark, done_mark;
+	enum rules_kind rules;
+	int rules_remove;
+	int exclude_loopback;
+	char exclude_iface[CONFIG_LIST_MAX];
+	char iface[CONFIG_LIST_MAX];
+	const char *user;
+	/* Windows */
+	uint32_t queue_len, queue_time_ms;
+	uint64_t queue_size;
+	char exclude_ifidx[CONFIG_LIST_MAX];
+	int print_interfaces;
+	const char *filter_extra;
+	/* BSD */
+	uint32_t divert_port;
+	const char *pf_anchor, *bypass_tag;
+	/* values read from --config files are kept here */
+	char file_values[16384];
+	size_t file_values_used;
+};
+
+enum config_result {
+	CONFIG_RUN = 0,     /* options valid: run */
+	CONFIG_EXIT_OK,     /* --help or --version printed */
+	CONFIG_USAGE,       /* an error was printed: exit 2 */
+};
+
+void config_defaults(struct config *c);
+/* Parses --config FILE first, then the command line (which wins).
+ * Errors go to err as one line each. */
+enum config_result config_parse(struct config *c, int argc, char **argv, FILE *out, FILE *err);
+void config_usage(FILE *out);
+
+/* Port list "443,8443,10000-10100" into a bitmap. Returns 0 or -1. */
+int config_parse_ports(uint8_t ports[65536 / 8], const char *text);
+
+#endif

@@ -1,0 +1,610 @@
+/* engine.c — the flow state machine:
+ *   NEW → COLLECTING → SPLIT_READY → INJECTED → PASS_THROUGH → CLOSED
+ * with every error or limit leading to PASS_THROUGH after the held packets
+ * went out unchanged, in order (fail-open). */
+#include "engine.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "flow.h"
+#include "hold.h"
+#include "reasm.h"
+
+#define CLOSED_TIMEOUT_S 10
+#define GC_FULL_SWEEP_MS 10000
+
+enum failopen_reason {
+	FAILOPEN_NOT_TLS,
+	FAILOPEN_TIMEOUT,
+	FAILOPEN_OVERFLOW,
+	FAILOPEN_HELD_LIMIT,
+	FAILOPEN_ERROR,
+	FAILOPEN_SHUTDOWN,
+};
+
+static const char *const failopen_names[] = {
+	"failopen_not_tls", "failopen_timeout", "failopen_overflow",
+	"failopen_held_limit", "failopen_error", "failopen_shutdown",
+};
+
+/* A packet taking part in a window: a held one or the current one. */
+struct view {
+	struct packet pkt;
+	const uint8_t *meta;
+	uint32_t off;            /* stream offset of its first payload byte */
+};
+
+struct engine {
+	struct engine_config cfg;
+	engine_emit_fn emit;
+	void *emit_ctx;
+	engine_log_fn log;
+	void *log_ctx;
+	struct flow_table table;
+	struct hold_pool pool;
+	struct stats stats;
+	uint32_t oldest, newest;             /* collecting flows, index + 1 */
+	uint32_t gc_cursor;
+	uint64_t gc_last_ms;
+	struct reasm reasm;
+	struct view *views;                  /* max_held_pkts + 1 */
+	uint8_t *window;                     /* max_buffer bytes */
+	uint8_t segment[PACKET_MAX];
+};
+
+void engine_config_defaults(struct engine_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->mode = SPLIT_MODE_TLS_HELLO;
+	cfg->complete = TLS_COMPLETE_RECORD;
+	cfg->positions.count = 1;
+	cfg->positions.pos[0].marker = SPLIT_ABS;
+	cfg->positions.pos[0].delta = SPLIT_DEFAULT_POSITION;
+	cfg->ports[443 / 8] |= 1 << (443 % 8);
+	cfg->collect_timeout_ms = 250;
+	cfg->max_buffer = 65536;
+	cfg->max_held_pkts = 32;
+	cfg->max_held_bytes = 33554432;
+	cfg->max_flows = 65536;
+	cfg->idle_timeout_s = 120;
+	cfg->packet_cap = 20;
+}
+
+struct engine *engine_create(const struct engine_config *cfg, engine_emit_fn emit, void *ctx)
+{
+	struct engine *e = calloc(1, sizeof(*e));
+
+	if (!e)
+		return NULL;
+	e->cfg = *cfg;
+	e->emit = emit;
+	e->emit_ctx = ctx;
+	e->views = calloc(cfg->max_held_pkts + 1, sizeof(*e->views));
+	e->window = malloc(cfg->max_buffer);
+	if (!e->views || !e->window || flow_table_init(&e->table, cfg->max_flows, cfg->hash_seed)) {
+		engine_destroy(e);
+		return NULL;
+	}
+	hold_pool_init(&e->pool, cfg->max_held_bytes);
+	return e;
+}
+
+void engine_set_logger(struct engine *e, engine_log_fn log, void *ctx)
+{
+	e->log = log;
+	e->log_ctx = ctx;
+}
+
+void engine_destroy(struct engine *e)
+{
+	uint32_t i;
+
+	if (!e)
+		return;
+	if (e->table.flows)
+		for (i = 0; i < e->table.high_water; i++)
+			hold_release(&e->pool, &e->table.flows[i]);
+	hold_pool_free(&e->pool);
+	flow_table_free(&e->table);
+	free(e->views);
+	free(e->window);
+	free(e);
+}
+
+const struct stats *engine_stats(const struct engine *e)
+{
+	return &e->stats;
+}
+
+uint32_t engine_flow_count(const struct engine *e)
+{
+	return e->table.used;
+}
+
+static int is_target_port(const struct engine *e, uint16_t port)
+{
+	return e->cfg.ports[port / 8] >> (port % 8) & 1;
+}
+
+static struct flow *flow_at(struct engine *e, uint32_t index_plus_one)
+{
+	return index_plus_one ? &e->table.flows[index_plus_one - 1] : NULL;
+}
+
+static void log_flow(struct engine *e, const struct flow *f, const char *outcome, const struct tls_result *tls)
+{
+	struct engine_flow_event ev;
+
+	if (!e->log)
+		return;
+	memset(&ev, 0, sizeof(ev));
+	ev.family = f->key.family;
+	ev.src = f->key.src;
+	ev.dst = f->key.dst;
+	ev.sport = f->key.sport;
+	ev.dport = f->key.dport;
+	ev.outcome = outcome;
+	if (tls && tls->sni_len) {
+		ev.sni = e->window + tls->sni_off;
+		ev.sni_len = tls->sni_len;
+	}
+	ev.ncuts = f->ncuts;
+	ev.cuts = f->cuts;
+	ev.window_len = f->window_len;
+	e->log(e->log_ctx, &ev);
+}
+
+/* ---- collecting list: oldest first, so timeouts and evictions pop the head */
+
+static void collecting_link(struct engine *e, struct flow *f)
+{
+	uint32_t idx = flow_index(&e->table, f) + 1;
+
+	f->older = e->newest;
+	f->newer = 0;
+	if (e->newest)
+		flow_at(e, e->newest)->newer = idx;
+	else
+		e->oldest = idx;
+	e->newest = idx;
+}
+
+static void collecting_unlink(struct engine *e, struct flow *f)
+{
+	if (f->older)
+		flow_at(e, f->older)->newer = f->newer;
+	else
+		e->oldest = f->newer;
+	if (f->newer)
+		flow_at(e, f->newer)->older = f->older;
+	else
+		e->newest = f->older;
+	f->older = f->newer = 0;
+}
+
+/* ---- emitting */
+
+/* In observe mode every decision is made and counted, but nothing is sent:
+ * the originals all pass. */
+static void send_packet(struct engine *e, const uint8_t *data, uint32_t len, const void *meta)
+{
+	if (!e->cfg.observe)
+		e->emit(e->emit_ctx, data, len, meta);
+}
+
+static uint32_t max_payload(const struct engine *e, const struct packet *p)
+{
+	uint32_t mss = e->cfg.mss ? e->cfg.mss : p->family == 4 ? 1460 : 1440;
+	uint32_t options = p->tcp_header_len - 20u;
+
+	return mss > options + 1 ? mss - options : 1;
+}
+
+/* Emits stream bytes [from, to) carried by template t as segments no larger
+ * than max_payload; returns segments emitted. *id is the next IPv4 ID. */
+static uint32_t emit_piece(struct engine *e, const struct view *t, uint32_t base_seq, uint32_t from,
+			   uint32_t to, int last, uint16_t *id)
+{
+	uint32_t limit = max_payload(e, &t->pkt), count = 0;
+
+	while (from < to) {
+		uint32_t end = to - from > limit ? from + limit : to;
+		uint8_t flags = t->pkt.flags;
+		uint32_t len;
+
+		if (!(last && end == to))
+			flags &= (uint8_t)~(TCP_PSH | TCP_FIN);
+		len = packet_build_segment(e->segment, sizeof(e->segment), &t->pkt, base_seq + from,
+					   t->pkt.data + t->pkt.payload_off + (from - t->off), end - from, flags,
+					   (*id)++);
+		if (len)
+			send_packet(e, e->segment, len, t->meta);
+		from = end;
+		count++;
+	}
+	return count;
+}
+
+/* An original packet leaves unchanged, unless it is a GSO super-packet
+ * larger than the MSS: then it is cut into MSS-sized segments. */
+static void emit_original(struct engine *e, const struct view *v)
+{
+	uint16_t id = packet_ipv4_id(&v->pkt);
+
+	if (v->pkt.payload_len <= max_payload(e, &v->pkt))
+		send_packet(e, v->pkt.data, v->pkt.len, v->meta);
+	else
+		emit_piece(e, v, v->pkt.seq - v->off, v->off, v->off + v->pkt.payload_len, 1, &id);
+}
+
+/* ---- held packets */
+
+static void held_update_gauge(struct engine *e)
+{
+	e->stats.held_bytes = e->pool.in_use;
+	if (e->stats.held_bytes > e->stats.held_bytes_peak)
+		e->stats.held_bytes_peak = e->stats.held_bytes;
+}
+
+/* Views of the held packets (arrival order); returns their count. */
+static uint32_t held_views(struct engine *e, const struct flow *f)
+{
+	const struct held_packet *h = NULL;
+	uint32_t n = 0;
+
+	while ((h = hold_next(f, h)) != NULL) {
+		struct view *v = &e->views[n++];
+
+		packet_parse(&v->pkt, h->data, h->len);   /* parsed fine when it was held */
+		v->meta = h->meta;
+		v->off = v->pkt.seq - f->base_seq;
+	}
+	return n;
+}
+
+static void release_held(struct engine *e, struct flow *f)
+{
+	if (f->state == FLOW_COLLECTING)
+		collecting_unlink(e, f);
+	hold_release(&e->pool, f);
+	held_update_gauge(e);
+}
+
+/* Fail-open: the held packets go out unchanged, in arrival order, and the
+ * flow passes from now on. */
+static void fail_open(struct engine *e, struct flow *f, enum failopen_reason why)
+{
+	uint32_t i, n = held_views(e, f);
+
+	for (i = 0; i < n; i++)
+		emit_original(e, &e->views[i]);
+	release_held(e, f);
+	f->state = FLOW_PASS_THROUGH;
+	switch (why) {
+	case FAILOPEN_NOT_TLS: e->stats.failopen_not_tls++; break;
+	case FAILOPEN_TIMEOUT: e->stats.failopen_timeout++; break;
+	case FAILOPEN_OVERFLOW: e->stats.failopen_overflow++; break;
+	case FAILOPEN_HELD_LIMIT: e->stats.failopen_held_limit++; break;
+	case FAILOPEN_ERROR: e->stats.failopen_error++; break;
+	case FAILOPEN_SHUTDOWN: e->stats.failopen_shutdown++; break;
+	}
+	log_flow(e, f, failopen_names[why], NULL);
+}
+
+/* ---- the split */
+
+/* Next place to cut after pos: a split position or a packet boundary. */
+static uint32_t next_boundary(const struct flow *f, const struct view *v, uint32_t n, uint32_t pos,
+			      uint32_t end)
+{
+	uint32_t i, b = end;
+
+	for (i = 0; i < f->ncuts; i++)
+		if (f->cuts[i] > pos && f->cuts[i] < b)
+			b = f->cuts[i];
+	for (i = 0; i < n; i++) {
+		uint32_t s = v[i].off, t = v[i].off + v[i].pkt.payload_len;
+
+		if (s > pos && s < b)
+			b = s;
+		if (t > pos && t < b)
+			b = t;
+	}
+	return b;
+}
+
+/* First-arrived packet carrying byte pos: its copy is the one that counts. */
+static const struct view *owner_of(const struct view *v, uint32_t n, uint32_t pos)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		if (v[i].off <= pos && pos - v[i].off < v[i].pkt.payload_len)
+			return &v[i];
+	return NULL;
+}
+
+/* Emits the contiguous bytes [0, end) of the n views cut at the flow's cuts,
+ * then the packets lying beyond a gap unchanged. */
+static void emit_split(struct engine *e, struct flow *f, uint32_t n, uint32_t end)
+{
+	const struct view *first = owner_of(e->views, n, 0);
+	uint16_t id = packet_ipv4_id(&first->pkt);
+	uint32_t pos = 0, i, segments = 0;
+
+	while (pos < end) {
+		uint32_t stop = next_boundary(f, e->views, n, pos, end);
+
+		segments += emit_piece(e, owner_of(e->views, n, pos), f->base_seq, pos, stop, stop == end, &id);
+		pos = stop;
+	}
+	for (i = 0; i < n; i++)
+		if (e->views[i].off > end)
+			emit_original(e, &e->views[i]);
+	e->stats.flows_split++;
+	e->stats.segments_emitted += segments;
+}
+
+static void split_window(struct engine *e, struct flow *f, uint32_t n, uint32_t contiguous,
+			 const struct tls_result *tls)
+{
+	f->ncuts = (uint8_t)split_plan(&e->cfg.positions, f->window_len, tls, tls ? e->window : NULL, f->cuts);
+	if (f->state == FLOW_COLLECTING)
+		collecting_unlink(e, f);
+	f->state = FLOW_SPLIT_READY;
+	emit_split(e, f, n, contiguous);
+	log_flow(e, f, "split", tls);
+	release_held(e, f);
+	f->state = FLOW_INJECTED;
+}
+
+/* ---- per-state handling of a payload packet */
+
+static int on_collecting(struct engine *e, struct flow *f, const struct packet *p, const void *meta,
+			 uint64_t now)
+{
+	uint32_t n, i, contiguous, held_payload = 0;
+	struct tls_result tls;
+	enum tls_status st;
+
+	if (p->flags & TCP_URG) {
+		fail_open(e, f, FAILOPEN_NOT_TLS);
+		return ENGINE_PASS;
+	}
+	n = held_views(e, f);
+	e->views[n].pkt = *p;
+	e->views[n].meta = meta;
+	e->views[n].off = p->seq - f->base_seq;
+	n++;
+	reasm_reset(&e->reasm);
+	for (i = 0; i < n; i++) {
+		const struct view *v = &e->views[i];
+
+		if (v->off >= 0x80000000u || reasm_add(&e->reasm, e->window, e->cfg.max_buffer, v->off,
+							v->pkt.data + v->pkt.payload_off, v->pkt.payload_len)) {
+			fail_open(e, f, FAILOPEN_ERROR);   /* bytes before the stream start */
+			return ENGINE_PASS;
+		}
+		held_payload += v->pkt.payload_len;
+	}
+	contiguous = reasm_contiguous(&e->reasm);
+	if (e->cfg.mode == SPLIT_MODE_IMMEDIATE) {
+		f->window_len = p->payload_len;
+		f->hello_ack = p->ack;
+		split_window(e, f, n, contiguous, NULL);
+		return ENGINE_STOLEN;
+	}
+	st = tls_inspect(e->window, contiguous < e->cfg.max_buffer ? contiguous : e->cfg.max_buffer,
+			 e->cfg.complete, &tls);
+	if (st == TLS_NOT_TLS) {
+		fail_open(e, f, FAILOPEN_NOT_TLS);
+		return ENGINE_PASS;
+	}
+	if (st == TLS_DONE) {
+		f->window_len = tls.window_len;
+		if (f->state == FLOW_NEW)
+			f->hello_ack = p->ack;
+		split_window(e, f, n, contiguous, &tls);
+		return ENGINE_STOLEN;
+	}
+	if (tls.need > e->cfg.max_buffer || held_payload > e->cfg.max_buffer) {
+		fail_open(e, f, FAILOPEN_OVERFLOW);
+		return ENGINE_PASS;
+	}
+	if (p->flags & (TCP_FIN | TCP_RST)) {
+		fail_open(e, f, FAILOPEN_NOT_TLS);   /* the stream ends inside the hello */
+		return ENGINE_PASS;
+	}
+	if (n > e->cfg.max_held_pkts) {
+		fail_open(e, f, FAILOPEN_HELD_LIMIT);
+		return ENGINE_PASS;
+	}
+	if (f->state == FLOW_NEW) {
+		f->state = FLOW_COLLECTING;
+		f->collect_start_ms = now;
+		f->hello_ack = p->ack;
+		collecting_link(e, f);
+	}
+	/* Over --max-held-bytes the oldest collecting flows give way, this one included. */
+	while (hold_append(&e->pool, f, p->data, p->len, meta)) {
+		struct flow *victim = flow_at(e, e->oldest);
+
+		fail_open(e, victim, FAILOPEN_HELD_LIMIT);
+		if (victim == f)
+			return ENGINE_PASS;
+	}
+	held_update_gauge(e);
+	return ENGINE_STOLEN;
+}
+
+/* After the split: a retransmission of window bytes is cut again at the same
+ * places, so the censor never sees the hello whole; once the client acks
+ * data from the server, the hello was answered and the flow is done. */
+static int on_injected(struct engine *e, struct flow *f, const struct packet *p, const void *meta)
+{
+	struct view v;
+	uint32_t off = p->seq - f->base_seq, end = off + p->payload_len, pos, segments = 0;
+	uint16_t id = packet_ipv4_id(p);
+
+	if ((p->flags & TCP_ACK) && (int32_t)(p->ack - f->hello_ack) > 0) {
+		f->state = FLOW_PASS_THROUGH;
+		return ENGINE_PASS;
+	}
+	if (f->packets >= e->cfg.packet_cap) {
+		f->state = FLOW_PASS_THROUGH;
+		return ENGINE_PASS;
+	}
+	if (off >= 0x80000000u || off >= f->window_len)
+		return ENGINE_PASS;
+	if (next_boundary(f, NULL, 0, off, end) == end && p->payload_len <= max_payload(e, p))
+		return ENGINE_PASS;                    /* nothing to cut inside this one */
+	v.pkt = *p;
+	v.meta = meta;
+	v.off = off;
+	for (pos = off; pos < end;) {
+		uint32_t stop = next_boundary(f, NULL, 0, pos, end);
+
+		segments += emit_piece(e, &v, f->base_seq, pos, stop, stop == end, &id);
+		pos = stop;
+	}
+	e->stats.resplit_retransmits++;
+	e->stats.segments_emitted += segments;
+	return ENGINE_STOLEN;
+}
+
+/* ---- entry points */
+
+static void flow_key_of(const struct packet *p, struct flow_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	memcpy(k->src, packet_src(p), packet_addr_len(p));
+	memcpy(k->dst, packet_dst(p), packet_addr_len(p));
+	k->sport = p->sport;
+	k->dport = p->dport;
+	k->family = p->family;
+}
+
+static void forget_flow(struct engine *e, struct flow *f)
+{
+	release_held(e, f);
+	flow_remove(&e->table, f);
+}
+
+int engine_packet(struct engine *e, const uint8_t *data, size_t len, const void *meta, uint64_t now)
+{
+	struct packet p;
+	struct flow_key key;
+	struct flow *f;
+	uint32_t hash;
+	int verdict = ENGINE_PASS;
+
+	e->stats.packets++;
+	switch (packet_parse(&p, data, len)) {
+	case PACKET_TCP: break;
+	case PACKET_OTHER: return ENGINE_PASS;
+	case PACKET_FRAGMENT: e->stats.pass_fragment++; return ENGINE_PASS;
+	case PACKET_IPV6_EXT: e->stats.pass_ipv6_ext++; return ENGINE_PASS;
+	case PACKET_MALFORMED: e->stats.pass_malformed++; return ENGINE_PASS;
+	}
+	if (!is_target_port(e, p.dport))
+		return ENGINE_PASS;
+	flow_key_of(&p, &key);
+	hash = flow_hash(&e->table, &key);
+	f = flow_lookup(&e->table, &key, hash);
+	if (p.flags & TCP_SYN) {                      /* a new connection on this tuple */
+		if (f) {
+			if (f->state == FLOW_COLLECTING)
+				fail_open(e, f, FAILOPEN_ERROR);
+			forget_flow(e, f);
+		}
+		return ENGINE_PASS;
+	}
+	if (!f) {
+		if (p.payload_len == 0)
+			return ENGINE_PASS;
+		f = flow_insert(&e->table, &key, hash);
+		if (!f) {
+			e->stats.failopen_table_full++;
+			return ENGINE_DONE;
+		}
+		e->stats.flows++;
+		f->base_seq = p.seq;
+	}
+	f->last_seen_s = (uint32_t)(now / 1000);
+	if (p.payload_len) {
+		if (f->packets < UINT16_MAX)
+			f->packets++;
+		if (f->state == FLOW_NEW || f->state == FLOW_COLLECTING)
+			verdict = on_collecting(e, f, &p, meta, now);
+		else if (f->state == FLOW_INJECTED)
+			verdict = on_injected(e, f, &p, meta);
+	} else if ((p.flags & TCP_RST) && f->state == FLOW_COLLECTING) {
+		fail_open(e, f, FAILOPEN_NOT_TLS);
+	}
+	/* After a FIN a split flow stays INJECTED: the hello may still be retransmitted. */
+	if ((p.flags & TCP_RST) || ((p.flags & TCP_FIN) && f->state == FLOW_PASS_THROUGH))
+		f->state = FLOW_CLOSED;
+	if (f->state == FLOW_PASS_THROUGH || f->state == FLOW_CLOSED)
+		verdict |= ENGINE_DONE;
+	if (e->cfg.observe)
+		verdict &= ~ENGINE_STOLEN;
+	return verdict;
+}
+
+static void collect_garbage(struct engine *e, uint64_t now)
+{
+	uint32_t now_s = (uint32_t)(now / 1000), budget, hw = e->table.high_water;
+	uint64_t elapsed = now - e->gc_last_ms;
+
+	e->gc_last_ms = now;
+	if (!hw)
+		return;
+	if (elapsed > GC_FULL_SWEEP_MS)
+		elapsed = GC_FULL_SWEEP_MS;
+	/* Sweep a slice so that the whole array is visited every GC_FULL_SWEEP_MS. */
+	budget = (uint32_t)(hw * elapsed / GC_FULL_SWEEP_MS) + 64;
+	while (budget-- && hw) {
+		struct flow *f;
+		uint32_t idle;
+
+		if (e->gc_cursor >= hw)
+			e->gc_cursor = 0;
+		f = &e->table.flows[e->gc_cursor++];
+		if (f->state == FLOW_FREE || f->state == FLOW_COLLECTING)
+			continue;
+		idle = now_s - f->last_seen_s;
+		if (idle >= e->cfg.idle_timeout_s || (f->state == FLOW_CLOSED && idle >= CLOSED_TIMEOUT_S))
+			forget_flow(e, f);
+	}
+}
+
+void engine_tick(struct engine *e, uint64_t now)
+{
+	struct flow *f;
+
+	while ((f = flow_at(e, e->oldest)) != NULL && now >= f->collect_start_ms &&
+	       now - f->collect_start_ms >= e->cfg.collect_timeout_ms)
+		fail_open(e, f, FAILOPEN_TIMEOUT);
+	if (now - e->gc_last_ms >= 1000 || now < e->gc_last_ms)
+		collect_garbage(e, now);
+}
+
+uint32_t engine_next_timeout(const struct engine *e, uint64_t now)
+{
+	const struct flow *f = e->oldest ? &e->table.flows[e->oldest - 1] : NULL;
+	uint64_t due;
+
+	if (!f)
+		return UINT32_MAX;
+	due = f->collect_start_ms + e->cfg.collect_timeout_ms;
+	return due <= now ? 0 : (uint32_t)(due - now);
+}
+
+void engine_release_all(struct engine *e)
+{
+	struct flow *f;
+
+	while ((f = flow_at(e, e->oldest)) != NULL)
+		fail_open(e, f, FAILOPEN_SHUTDOWN);
+}

@@ -1,0 +1,82 @@
+/* engine.h — the portable split engine. No I/O, no clock: the adapter hands
+ * in each packet with its meta and the time, and gets a verdict back plus
+ * calls of its emit callback for every packet to send. Single-threaded. */
+#ifndef HELLOSPLIT_ENGINE_H
+#define HELLOSPLIT_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "packet.h"
+#include "split.h"
+#include "stats.h"
+#include "tls.h"
+
+/* Verdict bits of engine_packet. */
+#define ENGINE_PASS   0   /* let the original packet go */
+#define ENGINE_STOLEN 1   /* drop the original: the engine holds or re-emitted its bytes */
+#define ENGINE_DONE   2   /* the flow needs the engine no more: the adapter may bypass it */
+
+enum split_mode {
+	SPLIT_MODE_TLS_HELLO = 0,   /* split the first ClientHello */
+	SPLIT_MODE_IMMEDIATE,       /* split the first payload packet, no TLS check */
+};
+
+struct engine_config {
+	enum split_mode mode;
+	enum tls_complete complete;
+	struct split_spec positions;
+	uint8_t ports[65536 / 8];         /* bitmap of target destination ports */
+	uint32_t collect_timeout_ms;
+	uint32_t max_buffer;              /* stream bytes per flow */
+	uint32_t max_held_pkts;           /* held packets per flow */
+	uint64_t max_held_bytes;          /* held-packet buffers in total */
+	uint32_t max_flows;
+	uint32_t mss;                     /* 0: 1460 for IPv4, 1440 for IPv6 */
+	uint32_t idle_timeout_s;
+	uint32_t packet_cap;              /* payload packets after which a split flow is done */
+	uint64_t hash_seed;
+	int observe;                      /* decide and count, but pass every packet */
+};
+
+/* Called for every packet the engine sends; meta is the adapter's meta of the
+ * packet whose bytes it carries. The buffer is only valid during the call. */
+typedef void (*engine_emit_fn)(void *ctx, const uint8_t *pkt, uint32_t len, const void *meta);
+
+/* Per-flow decisions, for -v logging: one call when a flow's hello is split
+ * or its packets are passed unsplit. */
+struct engine_flow_event {
+	const uint8_t *src, *dst;         /* 4 or 16 bytes */
+	int family;
+	uint16_t sport, dport;
+	const char *outcome;              /* "split", or the fail-open counter name */
+	const uint8_t *sni;               /* hostname bytes, NULL when none */
+	uint32_t sni_len;
+	int ncuts;
+	const uint32_t *cuts;
+	uint32_t window_len;
+};
+typedef void (*engine_log_fn)(void *ctx, const struct engine_flow_event *ev);
+
+struct engine;
+
+void engine_config_defaults(struct engine_config *cfg);
+struct engine *engine_create(const struct engine_config *cfg, engine_emit_fn emit, void *ctx);
+void engine_set_logger(struct engine *e, engine_log_fn log, void *ctx);
+void engine_destroy(struct engine *e);
+
+/* One IP packet (no link layer); meta is PACKET_META_SIZE bytes. */
+int engine_packet(struct engine *e, const uint8_t *pkt, size_t len, const void *meta, uint64_t now_ms);
+/* Collect timeouts and idle-flow GC: call when engine_next_timeout() says,
+ * and about once a second for the GC. */
+void engine_tick(struct engine *e, uint64_t now_ms);
+/* Milliseconds until the next collect timeout; UINT32_MAX when nothing is held. */
+uint32_t engine_next_timeout(const struct engine *e, uint64_t now_ms);
+/* Shutdown: every held packet is emitted unchanged, in order. */
+void engine_release_all(struct engine *e);
+
+const struct stats *engine_stats(const struct engine *e);
+/* Flows currently in the table. */
+uint32_t engine_flow_count(const struct engine *e);
+
+#endif

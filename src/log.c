@@ -1,0 +1,85 @@
+/* log.c — one line per message on stderr, prefixed with the program name. */
+#include "log.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+int log_verbosity;
+
+static void vlog(const char *fmt, va_list ap)
+{
+	fputs("hellosplit: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void log_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(fmt, ap);
+	va_end(ap);
+}
+
+void log_info(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vlog(fmt, ap);
+	va_end(ap);
+}
+
+void log_debug(const char *fmt, ...)
+{
+	va_list ap;
+
+	if (log_verbosity < 1)
+		return;
+	va_start(ap, fmt);
+	vlog(fmt, ap);
+	va_end(ap);
+}
+
+static void format_addr(char *out, size_t n, int family, const uint8_t *a, uint16_t port)
+{
+	if (family == 4) {
+		snprintf(out, n, "%u.%u.%u.%u:%u", a[0], a[1], a[2], a[3], port);
+	} else {
+		size_t k = 0;
+		int i;
+
+		k += (size_t)snprintf(out + k, n - k, "[");
+		for (i = 0; i < 16 && k < n; i += 2)
+			k += (size_t)snprintf(out + k, n - k, "%s%x", i ? ":" : "", a[i] << 8 | a[i + 1]);
+		if (k < n)
+			snprintf(out + k, n - k, "]:%u", port);
+	}
+}
+
+void log_flow_event(void *ctx, const struct engine_flow_event *ev)
+{
+	char src[64], dst[64], sni[256], cuts[128];
+	size_t k = 0;
+	int i;
+
+	(void)ctx;
+	if (log_verbosity < 1)
+		return;
+	format_addr(src, sizeof(src), ev->family, ev->src, ev->sport);
+	format_addr(dst, sizeof(dst), ev->family, ev->dst, ev->dport);
+	/* The hostname is untrusted bytes: print only what is safe on a terminal. */
+	for (i = 0; ev->sni && i < (int)ev->sni_len && i < (int)sizeof(sni) - 1; i++)
+		sni[i] = ev->sni[i] > 0x20 && ev->sni[i] < 0x7f ? (char)ev->sni[i] : '?';
+	sni[ev->sni ? i : 0] = 0;
+	cuts[0] = 0;
+	for (i = 0; i < ev->ncuts && k < sizeof(cuts); i++)
+		k += (size_t)snprintf(cuts + k, sizeof(cuts) - k, "%s%u", i ? "," : "", ev->cuts[i]);
+	if (!strcmp(ev->outcome, "split"))
+		fprintf(stderr, "hellosplit: %s -> %s sni=%s split at %s (window %u)\n", src, dst,
+			ev->sni ? sni : "-", cuts, ev->window_len);
+	else
+		fprintf(stderr, "hellosplit: %s -> %s passed unsplit (%s)\n", src, dst, ev->outcome);
+}

@@ -1,0 +1,16 @@
+/* log.h — messages for people: errors always, flow decisions at -v. */
+#ifndef HELLOSPLIT_LOG_H
+#define HELLOSPLIT_LOG_H
+
+#include "engine.h"
+
+extern int log_verbosity;
+
+void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* -v: one line per flow decision. */
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* engine_log_fn printing one line per flow decision (at -v). */
+void log_flow_event(void *ctx, const struct engine_flow_event *ev);
+
+#endif

@@ -1,0 +1,28 @@
+/* main.c — command line, then offline mode or the platform's daemon.
+ * No packet logic here. */
+#include <stdio.h>
+#include <string.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "log.h"
+#include "pcapio.h"
+
+int main(int argc, char **argv)
+{
+	struct config cfg;
+
+	config_defaults(&cfg);
+	switch (config_parse(&cfg, argc, argv, stdout, stderr)) {
+	case CONFIG_EXIT_OK:
+		return 0;
+	case CONFIG_USAGE:
+		return 2;
+	case CONFIG_RUN:
+		break;
+	}
+	log_verbosity = cfg.verbose;
+	if (cfg.pcap_in)
+		return pcapio_run(&cfg);
+	return daemon_run(&cfg);
+}

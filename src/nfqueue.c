@@ -1,0 +1,408 @@
+/* nfqueue.c — receive queued packets over nfnetlink, answer a verdict for
+ * each, inject emitted packets through raw sockets. The wire format is the
+ * kernel's uapi (linux/netfilter/nfnetlink_queue.h); no libmnl needed, so the
+ * static and Android builds use this same path. */
+#include "nfqueue.h"
+
+#include <errno.h>
+#include <netinet/in.h>      /* before the linux/ headers, which defer to it */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_queue.h>
+#include <linux/netlink.h>
+
+#include "log.h"
+#include "packet.h"
+
+#define RX_SIZE (1024 * 1024)
+#define QUEUE_MAXLEN 4096
+#define NLA_ALIGN4(n) (((n) + 3u) & ~3u)
+
+_Static_assert(sizeof(struct nfqueue_meta) <= PACKET_META_SIZE, "nfqueue meta fits");
+
+/* ---- building netlink messages */
+
+struct msg {
+	uint8_t *buf;
+	size_t cap, len;
+};
+
+static struct nlmsghdr *msg_begin(struct msg *m, uint16_t type, uint16_t flags, uint32_t seq, uint16_t res_id,
+				  uint8_t family)
+{
+	struct nlmsghdr *h = (struct nlmsghdr *)(m->buf + m->len);
+	struct nfgenmsg *g;
+
+	memset(h, 0, NLMSG_LENGTH(sizeof(*g)));
+	h->nlmsg_len = NLMSG_LENGTH(sizeof(*g));
+	h->nlmsg_type = (uint16_t)(NFNL_SUBSYS_QUEUE << 8 | type);
+	h->nlmsg_flags = (uint16_t)(NLM_F_REQUEST | flags);
+	h->nlmsg_seq = seq;
+	g = NLMSG_DATA(h);
+	g->nfgen_family = family;
+	g->version = NFNETLINK_V0;
+	g->res_id = htons(res_id);
+	return h;
+}
+
+static void msg_attr(struct nlmsghdr *h, uint16_t type, const void *data, uint16_t len)
+{
+	struct nlattr *a = (struct nlattr *)((uint8_t *)h + NLMSG_ALIGN(h->nlmsg_len));
+
+	a->nla_type = type;
+	a->nla_len = (uint16_t)(NLA_HDRLEN + len);
+	memcpy((uint8_t *)a + NLA_HDRLEN, data, len);
+	memset((uint8_t *)a + NLA_HDRLEN + len, 0, NLA_ALIGN4(len) - len);
+	h->nlmsg_len = NLMSG_ALIGN(h->nlmsg_len) + NLA_HDRLEN + NLA_ALIGN4(len);
+}
+
+static void msg_end(struct msg *m, struct nlmsghdr *h)
+{
+	m->len += NLMSG_ALIGN(h->nlmsg_len);
+}
+
+/* Sends one config message and waits for the kernel's answer. */
+static int config_request(struct nfqueue *q, struct msg *m)
+{
+	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+	uint8_t answer[4096];
+	ssize_t n;
+
+	if (sendto(q->nl, m->buf, m->len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
+		return -errno;
+	for (;;) {
+		struct nlmsghdr *h = (struct nlmsghdr *)answer;
+
+		n = recv(q->nl, answer, sizeof(answer), 0);
+		if (n < 0)
+			return errno == EINTR ? -EINTR : -errno;
+		for (; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type == NLMSG_ERROR && h->nlmsg_seq == q->seq) {
+				const struct nlmsgerr *e = NLMSG_DATA(h);
+
+				return e->error;
+			}
+		}
+	}
+}
+
+static int send_config(struct nfqueue *q, uint16_t attr, const void *data, uint16_t len, uint16_t attr2,
+		       const void *data2, uint16_t len2)
+{
+	uint8_t buf[256];
+	struct msg m = {buf, sizeof(buf), 0};
+	struct nlmsghdr *h = msg_begin(&m, NFQNL_MSG_CONFIG, NLM_F_ACK, ++q->seq, q->queue_num, AF_UNSPEC);
+
+	msg_attr(h, attr, data, len);
+	if (attr2)
+		msg_attr(h, attr2, data2, len2);
+	msg_end(&m, h);
+	return config_request(q, &m);
+}
+
+/* ---- opening */
+
+static int open_raw(int family)
+{
+	int fd = socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW), one = 1;
+
+	if (fd >= 0 && family == AF_INET6 && setsockopt(fd, IPPROTO_IPV6, IPV6_HDRINCL, &one, sizeof(one))) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+int nfqueue_open(struct nfqueue *q, uint16_t queue_num, uint32_t fwmark, uint32_t done_mark, char *err,
+		 size_t errlen)
+{
+	struct sockaddr_nl local = {.nl_family = AF_NETLINK};
+	struct nfqnl_msg_config_cmd bind_cmd = {.command = NFQNL_CFG_CMD_BIND};
+	struct nfqnl_msg_config_params params;
+	uint32_t flags, maxlen = htonl(QUEUE_MAXLEN);
+	int one = 1, size = 8 * 1024 * 1024, r;
+
+	memset(q, 0, sizeof(*q));
+	q->raw4 = q->raw6 = -1;
+	q->queue_num = queue_num;
+	q->fwmark = fwmark;
+	q->done_mark = done_mark;
+	q->rx_size = RX_SIZE;
+	q->rx = malloc(q->rx_size);
+	q->nl = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_NETFILTER);
+	if (!q->rx || q->nl < 0) {
+		r = -errno;
+		if (r == -EPROTONOSUPPORT || r == -EAFNOSUPPORT)
+			snprintf(err, errlen, "the kernel has no nfnetlink (NETLINK_NETFILTER: %s). "
+				 "Load it: modprobe nfnetlink_queue (OpenWrt: kmod-nfnetlink-queue).", strerror(-r));
+		else
+			snprintf(err, errlen, "cannot open a netfilter netlink socket: %s.%s", strerror(-r),
+				 r == -EPERM || r == -EACCES ? " Run as root (CAP_NET_ADMIN)." : "");
+		nfqueue_close(q);
+		return r;
+	}
+	if (setsockopt(q->nl, SOL_SOCKET, SO_RCVBUFFORCE, &size, sizeof(size)))
+		setsockopt(q->nl, SOL_SOCKET, SO_RCVBUF, &size, sizeof(size));
+	/* A full socket buffer must not turn into an error: the kernel then
+	 * passes packets itself (FAIL_OPEN below). */
+	setsockopt(q->nl, SOL_NETLINK, NETLINK_NO_ENOBUFS, &one, sizeof(one));
+	if (bind(q->nl, (struct sockaddr *)&local, sizeof(local))) {
+		r = -errno;
+		snprintf(err, errlen, "cannot bind the netlink socket: %s.", strerror(-r));
+		nfqueue_close(q);
+		return r;
+	}
+	r = send_config(q, NFQA_CFG_CMD, &bind_cmd, sizeof(bind_cmd), 0, NULL, 0);
+	if (r) {
+		if (r == -EBUSY)
+			snprintf(err, errlen, "NFQUEUE %u is already used by another program. Stop it, or choose "
+				 "another queue with --queue-num.", queue_num);
+		else if (r == -EPERM)
+			snprintf(err, errlen, "binding NFQUEUE %u was refused (%s). Run as root (CAP_NET_ADMIN).",
+				 queue_num, strerror(-r));
+		else
+			snprintf(err, errlen, "the kernel refused NFQUEUE %u (%s): is nfnetlink_queue available? "
+				 "modprobe nfnetlink_queue (OpenWrt: kmod-nfnetlink-queue).", queue_num, strerror(-r));
+		nfqueue_close(q);
+		return r;
+	}
+	memset(&params, 0, sizeof(params));
+	params.copy_range = htonl(0xffff);
+	params.copy_mode = NFQNL_COPY_PACKET;
+	r = send_config(q, NFQA_CFG_PARAMS, &params, sizeof(params), 0, NULL, 0);
+	if (!r)
+		r = send_config(q, NFQA_CFG_QUEUE_MAXLEN, &maxlen, sizeof(maxlen), 0, NULL, 0);
+	/* FAIL_OPEN: a full queue passes packets; GSO: no segmentation before us. */
+	flags = htonl(NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_GSO);
+	if (!r)
+		r = send_config(q, NFQA_CFG_FLAGS, &flags, sizeof(flags), NFQA_CFG_MASK, &flags, sizeof(flags));
+	if (r) {
+		snprintf(err, errlen, "configuring NFQUEUE %u failed: %s.", queue_num, strerror(-r));
+		nfqueue_close(q);
+		return r;
+	}
+	q->raw4 = open_raw(AF_INET);
+	q->raw6 = open_raw(AF_INET6);
+	if (q->raw4 < 0) {
+		r = -errno;
+		snprintf(err, errlen, "cannot open a raw IPv4 socket: %s.%s", strerror(-r),
+			 r == -EPERM ? " Run as root (CAP_NET_RAW)." : "");
+		nfqueue_close(q);
+		return r;
+	}
+	if (q->raw6 < 0)
+		log_info("IPv6 raw socket unavailable (%s): IPv6 flows will pass unsplit.", strerror(errno));
+	return 0;
+}
+
+void nfqueue_close(struct nfqueue *q)
+{
+	if (q->nl >= 0 && q->rx) {
+		struct nfqnl_msg_config_cmd unbind = {.command = NFQNL_CFG_CMD_UNBIND};
+		uint8_t buf[128];
+		struct msg m = {buf, sizeof(buf), 0};
+		struct nlmsghdr *h = msg_begin(&m, NFQNL_MSG_CONFIG, 0, ++q->seq, q->queue_num, AF_UNSPEC);
+		struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+
+		msg_attr(h, NFQA_CFG_CMD, &unbind, sizeof(unbind));
+		msg_end(&m, h);
+		sendto(q->nl, m.buf, m.len, 0, (struct sockaddr *)&kernel, sizeof(kernel));
+	}
+	if (q->nl >= 0)
+		close(q->nl);
+	if (q->raw4 >= 0)
+		close(q->raw4);
+	if (q->raw6 >= 0)
+		close(q->raw6);
+	free(q->rx);
+	q->rx = NULL;
+	q->nl = q->raw4 = q->raw6 = -1;
+}
+
+/* ---- verdicts */
+
+void nfqueue_flush(struct nfqueue *q)
+{
+	struct sockaddr_nl kernel = {.nl_family = AF_NETLINK};
+
+	if (q->tx_len && sendto(q->nl, q->tx, q->tx_len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
+		log_error("sending verdicts failed: %s (the kernel passes those packets after a timeout).",
+			  strerror(errno));
+	q->tx_len = 0;
+}
+
+static void verdict(struct nfqueue *q, uint32_t id, int engine_verdict, uint32_t mark)
+{
+	struct nfqnl_msg_verdict_hdr v;
+	struct msg m;
+	struct nlmsghdr *h;
+
+	if (q->tx_len + 64 > sizeof(q->tx))
+		nfqueue_flush(q);
+	m.buf = q->tx;
+	m.cap = sizeof(q->tx);
+	m.len = q->tx_len;
+	h = msg_begin(&m, NFQNL_MSG_VERDICT, 0, 0, q->queue_num, AF_UNSPEC);
+	v.id = htonl(id);
+	if (engine_verdict & ENGINE_STOLEN) {
+		v.verdict = htonl(NF_DROP);
+		msg_attr(h, NFQA_VERDICT_HDR, &v, sizeof(v));
+	} else if (engine_verdict & ENGINE_DONE) {
+		/* The packet goes round the chain once more carrying done_mark; the
+		 * rules copy it to the connection, so its next packets skip the queue. */
+		uint32_t new_mark = htonl(mark | q->done_mark);
+
+		v.verdict = htonl(NF_REPEAT);
+		msg_attr(h, NFQA_VERDICT_HDR, &v, sizeof(v));
+		msg_attr(h, NFQA_MARK, &new_mark, sizeof(new_mark));
+	} else {
+		v.verdict = htonl(NF_ACCEPT);
+		msg_attr(h, NFQA_VERDICT_HDR, &v, sizeof(v));
+	}
+	msg_end(&m, h);
+	q->tx_len = m.len;
+}
+
+/* ---- injection */
+
+void nfqueue_emit(void *ctx, const uint8_t *pkt, uint32_t len, const void *meta_bytes)
+{
+	struct nfqueue *q = ctx;
+	const struct nfqueue_meta *meta = meta_bytes;
+	uint32_t mark = meta->mark | q->fwmark, *current;
+	struct sockaddr_storage to;
+	socklen_t tolen;
+	int fd;
+
+	nfqueue_flush(q);   /* earlier packets' verdicts first: the wire keeps their order */
+	memset(&to, 0, sizeof(to));
+	if ((pkt[0] >> 4) == 4) {
+		struct sockaddr_in *s = (struct sockaddr_in *)&to;
+
+		s->sin_family = AF_INET;
+		memcpy(&s->sin_addr, pkt + 16, 4);
+		tolen = sizeof(*s);
+		fd = q->raw4;
+		current = &q->raw4_mark;
+	} else {
+		struct sockaddr_in6 *s = (struct sockaddr_in6 *)&to;
+
+		s->sin6_family = AF_INET6;
+		memcpy(&s->sin6_addr, pkt + 24, 16);
+		tolen = sizeof(*s);
+		fd = q->raw6;
+		current = &q->raw6_mark;
+	}
+	if (fd < 0) {
+		q->inject_errors++;
+		return;
+	}
+	if (*current != mark) {
+		if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) == 0)
+			*current = mark;
+	}
+	if (sendto(fd, pkt, len, 0, (struct sockaddr *)&to, tolen) < 0) {
+		if (q->inject_errors++ == 0 || errno != q->last_inject_errno)
+			log_error("injecting a %u-byte packet failed: %s.", len, strerror(errno));
+		q->last_inject_errno = errno;
+	}
+}
+
+/* ---- receiving */
+
+/* Handles one NFQNL_MSG_PACKET. */
+static void handle_packet(struct nfqueue *q, struct nlmsghdr *h, uint64_t now)
+{
+	const struct nfqnl_msg_packet_hdr *ph = NULL;
+	uint8_t *payload = NULL;
+	uint32_t payload_len = 0, skb_info = 0, cap_len = 0;
+	struct nfqueue_meta meta;
+	size_t off = NLMSG_LENGTH(sizeof(struct nfgenmsg));
+	int v = ENGINE_PASS;
+
+	memset(&meta, 0, sizeof(meta));
+	while (off + NLA_HDRLEN <= h->nlmsg_len) {
+		struct nlattr *a = (struct nlattr *)((uint8_t *)h + off);
+		uint8_t *data = (uint8_t *)a + NLA_HDRLEN;
+		uint32_t alen, be;
+
+		if (a->nla_len < NLA_HDRLEN || off + a->nla_len > h->nlmsg_len)
+			break;
+		alen = a->nla_len - NLA_HDRLEN;
+		switch (a->nla_type & NLA_TYPE_MASK) {
+		case NFQA_PACKET_HDR:
+			if (alen >= sizeof(*ph))
+				ph = (const struct nfqnl_msg_packet_hdr *)data;
+			break;
+		case NFQA_PAYLOAD:
+			payload = data;
+			payload_len = alen;
+			break;
+		case NFQA_MARK:
+		case NFQA_IFINDEX_OUTDEV:
+		case NFQA_SKB_INFO:
+		case NFQA_CAP_LEN:
+			if (alen < 4)
+				break;
+			memcpy(&be, data, 4);
+			be = ntohl(be);
+			if ((a->nla_type & NLA_TYPE_MASK) == NFQA_MARK)
+				meta.mark = be;
+			else if ((a->nla_type & NLA_TYPE_MASK) == NFQA_IFINDEX_OUTDEV)
+				meta.outdev = be;
+			else if ((a->nla_type & NLA_TYPE_MASK) == NFQA_SKB_INFO)
+				skb_info = be;
+			else
+				cap_len = be;
+			break;
+		}
+		off += NLA_ALIGN4(a->nla_len);
+	}
+	if (!ph)
+		return;
+	q->packets++;
+	/* A packet cut by the copy range (a >64 KiB GSO packet) is passed whole. */
+	if (payload && !(cap_len && cap_len > payload_len)) {
+		/* Locally generated packets carry a partial checksum the NIC would
+		 * finish: finish it in our copy, so whatever we re-send is complete. */
+		if (skb_info & NFQA_SKB_CSUMNOTREADY)
+			packet_set_checksums(payload, payload_len);
+		v = engine_packet(q->engine, payload, payload_len, &meta, now);
+	}
+	verdict(q, ntohl(ph->packet_id), v, meta.mark);
+}
+
+int nfqueue_receive(struct nfqueue *q, uint64_t now)
+{
+	for (;;) {
+		ssize_t n = recv(q->nl, q->rx, q->rx_size, MSG_DONTWAIT);
+		struct nlmsghdr *h = (struct nlmsghdr *)q->rx;
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
+				break;
+			if (errno == ENOBUFS)      /* lost some: the kernel passed them (FAIL_OPEN) */
+				continue;
+			nfqueue_flush(q);
+			return -errno;
+		}
+		for (; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+			if (h->nlmsg_type == (NFNL_SUBSYS_QUEUE << 8 | NFQNL_MSG_PACKET))
+				handle_packet(q, h, now);
+			else if (h->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = NLMSG_DATA(h);
+
+				if (e->error)
+					log_error("the kernel rejected a verdict: %s.", strerror(-e->error));
+			}
+		}
+	}
+	nfqueue_flush(q);
+	return 0;
+}

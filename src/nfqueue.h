@@ -1,0 +1,49 @@
+/* nfqueue.h — Linux packet I/O: nfnetlink_queue spoken directly (one small
+ * path for the dynamic, static and Android builds) and raw-socket injection. */
+#ifndef HELLOSPLIT_NFQUEUE_H
+#define HELLOSPLIT_NFQUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "engine.h"
+
+/* What nfqueue attaches to each packet for the engine. */
+struct nfqueue_meta {
+	uint32_t mark;        /* the packet's fwmark: Android's netd routes by it */
+	uint32_t outdev;
+};
+
+struct nfqueue {
+	int nl;                         /* NETLINK_NETFILTER socket */
+	int raw4, raw6;                 /* injection sockets (-1 when that family is unavailable) */
+	uint16_t queue_num;
+	uint32_t fwmark, done_mark;
+	uint32_t raw4_mark, raw6_mark;  /* SO_MARK currently set on each */
+	uint32_t seq;
+	struct engine *engine;
+	uint8_t *rx;
+	size_t rx_size;
+	uint8_t tx[8192];               /* verdicts not sent yet */
+	size_t tx_len;
+	uint64_t packets, inject_errors;
+	int last_inject_errno;
+};
+
+/* Opens the queue and the raw sockets. Returns 0, or -errno with a one-line
+ * explanation and what to do in err. */
+int nfqueue_open(struct nfqueue *q, uint16_t queue_num, uint32_t fwmark, uint32_t done_mark, char *err,
+		 size_t errlen);
+void nfqueue_close(struct nfqueue *q);
+
+/* Reads every packet waiting, runs it through the engine, sends verdicts.
+ * Returns 0 or -errno. */
+int nfqueue_receive(struct nfqueue *q, uint64_t now_ms);
+/* Sends the verdicts still pending. */
+void nfqueue_flush(struct nfqueue *q);
+
+/* engine_emit_fn: sends one packet through the raw socket with the packet's
+ * original mark plus fwmark, after the pending verdicts. */
+void nfqueue_emit(void *ctx, const uint8_t *pkt, uint32_t len, const void *meta);
+
+#endif

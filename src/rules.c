@@ -1,0 +1,458 @@
+/* rules.c — one chain of hellosplit's own, hooked first in mangle
+ * POSTROUTING, so one rule serves a desktop (local packets) and a router
+ * (forwarded packets). It queues only the first payload packets of flows to
+ * the target ports, skips what hellosplit injected and flows marked done. */
+#include "rules.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "log.h"
+
+/* Conntrack counts SYN = 1, ACK = 2, first data = 3 in the original
+ * direction; after RULES_PACKET_CAP packets the engine is never asked again. */
+#define RULES_FIRST_PACKET 3
+#define RULES_PACKET_CAP 20
+#define MULTIPORT_SLOTS 15
+
+static const char *const tool_dirs[] = {"/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin",
+					"/system/bin", "/system/xbin"};
+
+const char *rules_find_tool(const char *name, char *buf, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(tool_dirs) / sizeof(tool_dirs[0]); i++) {
+		snprintf(buf, n, "%s/%s", tool_dirs[i], name);
+		if (access(buf, X_OK) == 0)
+			return buf;
+	}
+	return NULL;
+}
+
+int rules_run(const char *const argv[], const char *input, char *err, size_t errlen)
+{
+	static char *const env[] = {"PATH=/usr/sbin:/usr/bin:/sbin:/bin:/system/bin", "LC_ALL=C", NULL};
+	int out[2], in[2] = {-1, -1}, status;
+	size_t got = 0;
+	pid_t pid;
+
+	if (pipe2(out, O_CLOEXEC) || (input && pipe2(in, O_CLOEXEC)))
+		return -1;
+	pid = fork();
+	if (pid < 0)
+		return -1;
+	if (pid == 0) {
+		int devnull = open("/dev/null", O_RDWR);
+
+		dup2(input ? in[0] : devnull, 0);
+		dup2(out[1], 1);
+		dup2(out[1], 2);
+		signal(SIGPIPE, SIG_DFL);
+		execve(argv[0], (char *const *)argv, env);
+		_exit(127);
+	}
+	close(out[1]);
+	if (input) {
+		close(in[0]);
+		if (write(in[1], input, strlen(input)) < 0)
+			got = 0;
+		close(in[1]);
+	}
+	for (;;) {
+		ssize_t r = read(out[0], err + got, got + 1 < errlen ? errlen - got - 1 : 0);
+
+		if (r > 0) {
+			got += (size_t)r;
+			continue;
+		}
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r == 0 && got + 1 >= errlen) {      /* buffer full: drain the rest */
+			char sink[256];
+
+			while (read(out[0], sink, sizeof(sink)) > 0)
+				;
+		}
+		break;
+	}
+	close(out[0]);
+	if (errlen)
+		err[got] = 0;
+	while (got && (err[got - 1] == '\n' || err[got - 1] == ' '))
+		err[--got] = 0;
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR)
+			return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/* ---- building */
+
+static const char *keep(struct rules_list *l, const char *fmt, ...)
+{
+	char *s = l->text + l->used;
+	size_t room = sizeof(l->text) - l->used;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(s, room, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= room) {
+		l->overflow = 1;
+		return "";
+	}
+	l->used += (size_t)n + 1;
+	return s;
+}
+
+/* Appends one command: the tool, "-w 10 -t mangle", then the words given. */
+static void add(struct rules_list *l, const char *tool, ...)
+{
+	struct rules_cmd *c;
+	const char *word;
+	va_list ap;
+
+	if (l->count == RULES_MAX_CMDS) {
+		l->overflow = 1;
+		return;
+	}
+	c = &l->cmd[l->count++];
+	c->argc = 0;
+	c->argv[c->argc++] = tool;
+	c->argv[c->argc++] = "-w";
+	c->argv[c->argc++] = "10";
+	c->argv[c->argc++] = "-t";
+	c->argv[c->argc++] = "mangle";
+	va_start(ap, tool);
+	while ((word = va_arg(ap, const char *)) != NULL && c->argc < RULES_MAX_ARGS)
+		c->argv[c->argc++] = word;
+	va_end(ap);
+	c->argv[c->argc] = NULL;
+}
+
+/* Appends words to the last command. */
+static void extend(struct rules_list *l, ...)
+{
+	struct rules_cmd *c = &l->cmd[l->count - 1];
+	const char *word;
+	va_list ap;
+
+	va_start(ap, l);
+	while ((word = va_arg(ap, const char *)) != NULL) {
+		if (c->argc == RULES_MAX_ARGS) {
+			l->overflow = 1;
+			break;
+		}
+		c->argv[c->argc++] = word;
+	}
+	va_end(ap);
+	c->argv[c->argc] = NULL;
+}
+
+/* The port bitmap as multiport lists of at most 15 slots (a range takes 2). */
+static int port_groups(struct rules_list *l, const struct config *cfg, const char *groups[], int max)
+{
+	char buf[256];
+	int n = 0, slots = 0;
+	size_t len = 0;
+	unsigned p = 1;
+
+	while (p < 65536) {
+		unsigned lo, hi;
+
+		if (!(cfg->engine.ports[p / 8] >> (p % 8) & 1)) {
+			p++;
+			continue;
+		}
+		lo = hi = p;
+		while (hi + 1 < 65536 && cfg->engine.ports[(hi + 1) / 8] >> ((hi + 1) % 8) & 1)
+			hi++;
+		if (slots + (lo == hi ? 1 : 2) > MULTIPORT_SLOTS) {
+			if (n < max)
+				groups[n++] = keep(l, "%s", buf);
+			len = 0;
+			slots = 0;
+		}
+		len += (size_t)snprintf(buf + len, sizeof(buf) - len, lo == hi ? "%s%u" : "%s%u:%u", len ? "," : "", lo, hi);
+		slots += lo == hi ? 1 : 2;
+		p = hi + 1;
+	}
+	if (len && n < max)
+		groups[n++] = keep(l, "%s", buf);
+	return n;
+}
+
+static int split_list(struct rules_list *l, const char *list, const char *items[], int max)
+{
+	int n = 0;
+
+	while (*list && n < max) {
+		size_t k = strcspn(list, ",");
+
+		items[n++] = keep(l, "%.*s", (int)k, list);
+		list += k + (list[k] == ',');
+	}
+	return n;
+}
+
+void rules_iptables_build(struct rules_list *l, const char *tool, const struct config *cfg, int with_connbytes)
+{
+	const char *fw = keep(l, "0x%x/0x%x", cfg->fwmark, cfg->fwmark);
+	const char *done = keep(l, "0x%x/0x%x", cfg->done_mark, cfg->done_mark);
+	const char *queue = keep(l, "%u", cfg->queue_num);
+	const char *window = keep(l, "%d:%d", RULES_FIRST_PACKET, RULES_PACKET_CAP);
+	const char *ports[32], *ifaces[32], *excluded[32];
+	int np = port_groups(l, cfg, ports, 32), ni = split_list(l, cfg->iface, ifaces, 32);
+	int ne = split_list(l, cfg->exclude_iface, excluded, 32), i, j;
+
+	add(l, tool, "-N", RULES_CHAIN, NULL);
+	/* our own injected packets */
+	add(l, tool, "-A", RULES_CHAIN, "-m", "mark", "--mark", fw, "-j", "RETURN", NULL);
+	/* a done verdict: remember it on the connection, then skip */
+	add(l, tool, "-A", RULES_CHAIN, "-m", "mark", "--mark", done, "-j", "CONNMARK", "--set-xmark", done, NULL);
+	add(l, tool, "-A", RULES_CHAIN, "-m", "connmark", "--mark", done, "-j", "RETURN", NULL);
+	if (cfg->exclude_loopback)
+		add(l, tool, "-A", RULES_CHAIN, "-o", "lo", "-j", "RETURN", NULL);
+	for (i = 0; i < ne; i++)
+		add(l, tool, "-A", RULES_CHAIN, "-o", excluded[i], "-j", "RETURN", NULL);
+	for (j = 0; j < (ni ? ni : 1); j++)
+		for (i = 0; i < np; i++) {
+			add(l, tool, "-A", RULES_CHAIN, NULL);
+			if (ni)
+				extend(l, "-o", ifaces[j], NULL);
+			extend(l, "-p", "tcp", "!", "--syn", "-m", "multiport", "--dports", ports[i], NULL);
+			if (with_connbytes)
+				extend(l, "-m", "connbytes", "--connbytes", window, "--connbytes-dir", "original",
+				       "--connbytes-mode", "packets", NULL);
+			extend(l, "-j", "NFQUEUE", "--queue-num", queue, NULL);
+			if (cfg->queue_bypass)
+				extend(l, "--queue-bypass", NULL);
+		}
+	add(l, tool, "-I", "POSTROUTING", "1", "-j", RULES_CHAIN, NULL);
+}
+
+int rules_nft_build(const struct config *cfg, char *out, size_t n)
+{
+	struct rules_list l;
+	const char *ports[32], *ifaces[32], *excluded[32];
+	int np, ni, ne, i, len;
+	char portset[4096], oif[1024] = "", skip[1024] = "";
+	size_t k = 0;
+
+	l.used = 0;
+	l.overflow = 0;
+	np = port_groups(&l, cfg, ports, 32);
+	ni = split_list(&l, cfg->iface, ifaces, 32);
+	ne = split_list(&l, cfg->exclude_iface, excluded, 32);
+	portset[0] = 0;
+	for (i = 0; i < np; i++)
+		k += (size_t)snprintf(portset + k, sizeof(portset) - k, "%s%s", i ? "," : "", ports[i]);
+	for (i = 0; portset[i]; i++)
+		if (portset[i] == ':')
+			portset[i] = '-';
+	for (i = 0, k = 0; i < ni; i++)
+		k += (size_t)snprintf(oif + k, sizeof(oif) - k, "%s\"%s\"", i ? ", " : "oifname { ", ifaces[i]);
+	if (ni)
+		snprintf(oif + k, sizeof(oif) - k, " } ");
+	for (i = 0, k = 0; i < ne; i++)
+		k += (size_t)snprintf(skip + k, sizeof(skip) - k, "%s\"%s\"", i ? ", " : "\t\toifname { ", excluded[i]);
+	if (ne)
+		snprintf(skip + k, sizeof(skip) - k, " } return\n");
+	len = snprintf(out, n,
+		       "table inet " RULES_NFT_TABLE " {\n"
+		       "\tchain postrouting {\n"
+		       "\t\ttype filter hook postrouting priority mangle; policy accept;\n"
+		       "\t\tmeta mark & 0x%x == 0x%x return\n"
+		       "\t\tmeta mark & 0x%x == 0x%x ct mark set ct mark | 0x%x return\n"
+		       "\t\tct mark & 0x%x == 0x%x return\n"
+		       "%s%s"
+		       "\t\t%smeta l4proto tcp tcp dport { %s } tcp flags & syn == 0 ct original packets %d-%d "
+		       "queue num %u%s\n"
+		       "\t}\n"
+		       "}\n",
+		       cfg->fwmark, cfg->fwmark, cfg->done_mark, cfg->done_mark, cfg->done_mark, cfg->done_mark,
+		       cfg->done_mark, cfg->exclude_loopback ? "\t\toifname \"lo\" return\n" : "", skip, oif, portset,
+		       RULES_FIRST_PACKET, RULES_PACKET_CAP, cfg->queue_num, cfg->queue_bypass ? " bypass" : "");
+	return len < 0 || (size_t)len >= n || l.overflow ? -1 : len;
+}
+
+/* ---- installing and removing */
+
+static int run_list(const struct rules_list *l, int from, int to, char *err, size_t errlen)
+{
+	int i;
+
+	for (i = from; i < to; i++)
+		if (rules_run(l->cmd[i].argv, NULL, err, errlen) != 0)
+			return i;
+	return -1;
+}
+
+static void describe(const struct rules_cmd *c, char *out, size_t n)
+{
+	size_t k = 0;
+	int i;
+
+	out[0] = 0;
+	for (i = 0; i < c->argc && k < n; i++)
+		k += (size_t)snprintf(out + k, n - k, "%s%s", i ? " " : "", c->argv[i]);
+}
+
+static int install_iptables(const struct config *cfg, const char *tool)
+{
+	static struct rules_list l;
+	char err[1024], cmd[1024];
+	int bad, queue_rule;
+
+	memset(&l, 0, sizeof(l));
+	rules_iptables_build(&l, tool, cfg, 1);
+	if (l.overflow) {
+		log_error("too many ports or interfaces for the rules; use fewer.");
+		return -1;
+	}
+	/* The first queue rule is where a kernel without connbytes fails. */
+	for (queue_rule = 0; queue_rule < l.count; queue_rule++)
+		if (!strcmp(l.cmd[queue_rule].argv[l.cmd[queue_rule].argc - 1], "--queue-bypass") ||
+		    !strcmp(l.cmd[queue_rule].argv[l.cmd[queue_rule].argc - 2], "--queue-num"))
+			break;
+	bad = run_list(&l, 0, l.count, err, sizeof(err));
+	if (bad == queue_rule && strstr(err, "connbytes")) {
+		log_info("%s: the kernel has no connbytes match (%s); queueing each flow until it is done "
+			 "(connmark only).", tool, err);
+		memset(&l, 0, sizeof(l));
+		rules_iptables_build(&l, tool, cfg, 0);
+		bad = run_list(&l, queue_rule, l.count, err, sizeof(err));
+	}
+	if (bad >= 0) {
+		describe(&l.cmd[bad], cmd, sizeof(cmd));
+		log_error("installing the rules failed: '%s' said: %s", cmd, err[0] ? err : "(nothing)");
+		return -1;
+	}
+	return 0;
+}
+
+static int install_nftables(const struct config *cfg)
+{
+	char text[8192], err[1024], path[256];
+	const char *argv[5];
+
+	if (!rules_find_tool("nft", path, sizeof(path))) {
+		log_error("--rules nftables: nft is not installed (Debian: apt install nftables).");
+		return -1;
+	}
+	if (rules_nft_build(cfg, text, sizeof(text)) < 0) {
+		log_error("too many ports or interfaces for the rules; use fewer.");
+		return -1;
+	}
+	argv[0] = path;
+	argv[1] = "-c";
+	argv[2] = "-f";
+	argv[3] = "-";
+	argv[4] = NULL;
+	if (rules_run(argv, text, err, sizeof(err)) != 0) {
+		if (strstr(err, "queue") || strstr(err, "Operation not supported") || strstr(err, "No such file"))
+			log_error("--rules nftables: this kernel has no nftables queue support (CONFIG_NFT_QUEUE); "
+				  "use --rules iptables. nft said: %s", err);
+		else
+			log_error("--rules nftables: the generated ruleset was refused: %s", err);
+		return -1;
+	}
+	argv[1] = "-f";
+	argv[2] = "-";
+	argv[3] = NULL;
+	if (rules_run(argv, text, err, sizeof(err)) != 0) {
+		log_error("--rules nftables: installing the ruleset failed: %s", err);
+		return -1;
+	}
+	return 0;
+}
+
+int rules_install(const struct config *cfg)
+{
+	char path4[256], path6[256];
+	const char *tool4, *tool6;
+
+	rules_remove(0);          /* leftovers of a crash would shadow the new rules */
+	if (cfg->rules == RULES_NONE)
+		return 0;
+	if (cfg->rules == RULES_NFTABLES)
+		return install_nftables(cfg);
+	tool4 = rules_find_tool("iptables", path4, sizeof(path4));
+	tool6 = rules_find_tool("ip6tables", path6, sizeof(path6));
+	if (!tool4) {
+		log_error("iptables is not installed (Debian: apt install iptables; OpenWrt: iptables-nft, or use "
+			  "--rules nftables or --rules none with your own rules).");
+		return -1;
+	}
+	if (install_iptables(cfg, tool4))
+		goto fail;
+	if (!tool6)
+		log_info("ip6tables is not installed: IPv6 flows are not split.");
+	else if (access("/proc/net/if_inet6", F_OK))
+		log_info("IPv6 is disabled in this kernel: only IPv4 flows are split.");
+	else if (install_iptables(cfg, tool6))
+		goto fail;
+	return 0;
+fail:
+	rules_remove(0);
+	return -1;
+}
+
+static int remove_iptables(const char *tool, int *removed)
+{
+	const char *del[] = {tool, "-w", "10", "-t", "mangle", "-D", "POSTROUTING", "-j", RULES_CHAIN, NULL};
+	const char *flush[] = {tool, "-w", "10", "-t", "mangle", "-F", RULES_CHAIN, NULL};
+	const char *drop[] = {tool, "-w", "10", "-t", "mangle", "-X", RULES_CHAIN, NULL};
+	const char *list[] = {tool, "-w", "10", "-t", "mangle", "-S", RULES_CHAIN, NULL};
+	char err[512];
+	int i;
+
+	for (i = 0; i < 16 && rules_run(del, NULL, err, sizeof(err)) == 0; i++)
+		(*removed)++;
+	if (rules_run(list, NULL, err, sizeof(err)) != 0)
+		return 0;           /* no chain: clean */
+	if (rules_run(flush, NULL, err, sizeof(err)) || rules_run(drop, NULL, err, sizeof(err))) {
+		log_error("%s: removing chain %s failed: %s", tool, RULES_CHAIN, err);
+		return -1;
+	}
+	(*removed)++;
+	return 0;
+}
+
+int rules_remove(int verbose)
+{
+	char path[256], err[512];
+	const char *tool;
+	int bad = 0, removed = 0;
+
+	if ((tool = rules_find_tool("iptables", path, sizeof(path))) != NULL)
+		bad |= remove_iptables(tool, &removed);
+	if ((tool = rules_find_tool("ip6tables", path, sizeof(path))) != NULL)
+		bad |= remove_iptables(tool, &removed);
+	if ((tool = rules_find_tool("nft", path, sizeof(path))) != NULL) {
+		const char *list[] = {tool, "list", "table", "inet", RULES_NFT_TABLE, NULL};
+		const char *del[] = {tool, "delete", "table", "inet", RULES_NFT_TABLE, NULL};
+
+		if (rules_run(list, NULL, err, sizeof(err)) == 0) {
+			if (rules_run(del, NULL, err, sizeof(err))) {
+				log_error("nft: removing table inet %s failed: %s", RULES_NFT_TABLE, err);
+				bad = 1;
+			} else {
+				removed++;
+			}
+		}
+	}
+	if (verbose)
+		log_info(removed ? "firewall rules removed." : "no hellosplit rules were installed.");
+	return bad ? -1 : 0;
+}

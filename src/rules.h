@@ -1,0 +1,47 @@
+/* rules.h — the Linux firewall rules that send the first packets of new
+ * flows to the queue, built as argv arrays and run without a shell. */
+#ifndef HELLOSPLIT_RULES_H
+#define HELLOSPLIT_RULES_H
+
+#include <stddef.h>
+
+#include "config.h"
+
+#define RULES_CHAIN "HELLOSPLIT"
+#define RULES_NFT_TABLE "hellosplit"
+#define RULES_MAX_ARGS 40
+#define RULES_MAX_CMDS 96
+
+struct rules_cmd {
+	int argc;
+	const char *argv[RULES_MAX_ARGS + 1];
+};
+
+struct rules_list {
+	int count;
+	struct rules_cmd cmd[RULES_MAX_CMDS];
+	char text[16384];      /* storage of the numbers and names in argv */
+	size_t used;
+	int overflow;
+};
+
+/* The iptables (or ip6tables) argument lists that install the chain, in
+ * order, the jump from mangle POSTROUTING last. tool is argv[0]. */
+void rules_iptables_build(struct rules_list *l, const char *tool, const struct config *cfg, int with_connbytes);
+/* The nftables ruleset text. Returns its length, or -1 when it does not fit. */
+int rules_nft_build(const struct config *cfg, char *out, size_t n);
+
+/* Installs the rules of cfg->rules; on failure prints why, removes what was
+ * installed and returns -1. */
+int rules_install(const struct config *cfg);
+/* Removes everything hellosplit ever installs (both families, iptables and
+ * nftables). Returns 0 when the firewall is clean afterwards. */
+int rules_remove(int verbose);
+
+/* Full path of a firewall tool, or NULL when none is installed. */
+const char *rules_find_tool(const char *name, char *buf, size_t n);
+/* Runs argv (argv[0] a full path) without a shell, stdin from input (may be
+ * NULL); the tool's stderr goes to err. Returns the exit status, or -1. */
+int rules_run(const char *const argv[], const char *input, char *err, size_t errlen);
+
+#endif

@@ -1,0 +1,31 @@
+/* runner.c — runs every unit test and prints 'N passed, N failed'. */
+#include <stdio.h>
+
+#include "test.h"
+
+int test_passed, test_failed;
+
+void test_packet(void);
+void test_tls(void);
+void test_split(void);
+void test_flow(void);
+void test_reasm(void);
+void test_hold(void);
+void test_engine(void);
+void test_config(void);
+void test_stats(void);
+
+int main(void)
+{
+	test_packet();
+	test_tls();
+	test_split();
+	test_flow();
+	test_reasm();
+	test_hold();
+	test_engine();
+	test_config();
+	test_stats();
+	printf("%d passed, %d failed\n", test_passed, test_failed);
+	return test_failed ? 1 : 0;
+}

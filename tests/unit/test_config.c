@@ -1,0 +1,165 @@
+/* test_config.c — flags, values, errors, --config files. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "test.h"
+
+void test_config(void);
+
+static char errbuf[4096];
+
+static enum config_result parse(struct config *c, const char *line)
+{
+	char copy[1024], *argv[64];
+	int argc = 0;
+	char *tok, *save = NULL;
+	FILE *out = fopen("/dev/null", "w"), *err = fmemopen(errbuf, sizeof(errbuf), "w");
+	enum config_result r;
+
+	snprintf(copy, sizeof(copy), "%s", line);
+	argv[argc++] = "hellosplit";
+	for (tok = strtok_r(copy, " ", &save); tok && argc < 63; tok = strtok_r(NULL, " ", &save))
+		argv[argc++] = tok;
+	argv[argc] = NULL;
+	config_defaults(c);
+	memset(errbuf, 0, sizeof(errbuf));
+	r = config_parse(c, argc, argv, out, err);
+	fclose(out);
+	fclose(err);
+	return r;
+}
+
+static void defaults_and_values(void)
+{
+	struct config c;
+
+	CHECK_EQ(parse(&c, ""), CONFIG_RUN);
+	CHECK_EQ(c.engine.collect_timeout_ms, 250);
+	CHECK_EQ(c.engine.max_buffer, 65536);
+	CHECK_EQ(c.engine.max_held_pkts, 32);
+	CHECK_EQ(c.engine.max_flows, 65536);
+	CHECK_EQ(c.engine.max_held_bytes, 33554432);
+	CHECK_EQ(c.engine.positions.count, 1);
+	CHECK_EQ(c.engine.positions.pos[0].delta, 5);
+	CHECK_EQ(c.engine.ports[443 / 8] >> (443 % 8) & 1, 1);
+	CHECK_EQ(c.queue_num, 200);
+	CHECK_EQ(c.fwmark, 0x40000000u);
+	CHECK_EQ(c.exclude_loopback, 1);
+
+	CHECK_EQ(parse(&c, "--collect-timeout 100 --max-buffer=4096 --split-at sni+1,5 --ports 443,8443,9000-9002"),
+		 CONFIG_RUN);
+	CHECK_EQ(c.engine.collect_timeout_ms, 100);
+	CHECK_EQ(c.engine.max_buffer, 4096);
+	CHECK_EQ(c.engine.positions.count, 2);
+	CHECK_EQ(c.engine.ports[8443 / 8] >> (8443 % 8) & 1, 1);
+	CHECK_EQ(c.engine.ports[9001 / 8] >> (9001 % 8) & 1, 1);
+	CHECK_EQ(c.engine.ports[9003 / 8] >> (9003 % 8) & 1, 0);
+	CHECK_EQ(parse(&c, "--no-exclude-loopback --fwmark 0x100 -vv"), CONFIG_RUN);
+	CHECK_EQ(c.exclude_loopback, 0);
+	CHECK_EQ(c.fwmark, 0x100);
+	CHECK_EQ(c.verbose, 2);
+	CHECK_EQ(parse(&c, "--split-chunk 2 --split-mode immediate --tls-complete handshake"), CONFIG_RUN);
+	CHECK_EQ(c.engine.positions.pos[0].delta, 2);
+	CHECK_EQ(c.engine.mode, SPLIT_MODE_IMMEDIATE);
+	CHECK_EQ(c.engine.complete, TLS_COMPLETE_HANDSHAKE);
+	CHECK_EQ(parse(&c, "--help"), CONFIG_EXIT_OK);
+	CHECK_EQ(parse(&c, "--version"), CONFIG_EXIT_OK);
+}
+
+static void errors(void)
+{
+	static const struct {
+		const char *args, *message;
+	} cases[] = {
+		{"--collect-timeout 0", "--collect-timeout: '0' is not a number in 1..60000"},
+		{"--collect-timeout abc", "--collect-timeout"},
+		{"--collect-timeout", "--collect-timeout needs a value"},
+		{"--max-buffer 100", "256..1048576"},
+		{"--max-held-pkts 65", "1..64"},
+		{"--max-flows -1", "--max-flows"},
+		{"--split-at 5,x", "bad position 'x'"},
+		{"--split-chunk 0", "1..1048576"},
+		{"--split-chunk 5 --split-at 7", "use one"},
+		{"--split-mode fast", "tls-hello, immediate"},
+		{"--tls-complete all", "record, handshake"},
+		{"--ports 0", "ports"},
+		{"--ports 443,", "ports"},
+		{"--ports 70000", "ports"},
+		{"--ports 10-5", "ports"},
+		{"--rules pf", "iptables, nftables, none"},
+		{"--fwmark 0x1 --done-mark 0x3", "share bits"},
+		{"--iface eth0/1", "not an interface name"},
+		{"--iface eth0 --exclude-iface eth1", "use one"},
+		{"--user ro;ot", "not a user name"},
+		{"--queue-len 10", "Windows option"},
+		{"--divert-port 8000", "FreeBSD option"},
+		{"--pcap-in x", "go together"},
+		{"--frobnicate", "unknown option '--frobnicate'"},
+		{"stray", "unknown argument 'stray'"},
+		{"-x", "unknown option '-x'"},
+		{"--observe=1", "takes no value"},
+		{"--config /nonexistent/file", "cannot open '/nonexistent/file'"},
+	};
+	size_t i;
+	struct config c;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int ok = parse(&c, cases[i].args) == CONFIG_USAGE && strstr(errbuf, cases[i].message) &&
+			 !strncmp(errbuf, "hellosplit: ", 12) && strchr(errbuf, '\n') == errbuf + strlen(errbuf) - 1;
+
+		if (!ok)
+			fprintf(stderr, "config case '%s' gave: %s\n", cases[i].args, errbuf);
+		CHECK(ok);
+	}
+}
+
+static void config_file(void)
+{
+	char path[] = "/tmp/hellosplit-test-XXXXXX";
+	int fd = mkstemp(path);
+	FILE *f = fdopen(fd, "w");
+	struct config c;
+	char line[256];
+
+	fprintf(f, "# a comment\n\nsplit-at 5,midsld   # trailing comment\ncollect-timeout 400\nno-exclude-loopback\n"
+		   "max-flows 1000\n");
+	fclose(f);
+	snprintf(line, sizeof(line), "--config %s --collect-timeout 300", path);
+	CHECK_EQ(parse(&c, line), CONFIG_RUN);
+	CHECK_EQ(c.engine.positions.count, 2);
+	CHECK_EQ(c.engine.collect_timeout_ms, 300);   /* the command line wins */
+	CHECK_EQ(c.exclude_loopback, 0);
+	CHECK_EQ(c.engine.max_flows, 1000);
+	f = fopen(path, "w");
+	fprintf(f, "collect-timeout 400\nbogus-option 1\nmax-buffer 1\n");
+	fclose(f);
+	snprintf(line, sizeof(line), "--config=%s", path);
+	CHECK_EQ(parse(&c, line), CONFIG_USAGE);
+	CHECK(strstr(errbuf, ":2: unknown option 'bogus-option'") != NULL);
+	CHECK(strstr(errbuf, ":3: --max-buffer") != NULL);
+	unlink(path);
+}
+
+static void help_lists_this_platform(void)
+{
+	char buf[16384];
+	FILE *f = fmemopen(buf, sizeof(buf), "w");
+
+	config_usage(f);
+	fclose(f);
+	CHECK(strstr(buf, "--split-at LIST") != NULL);
+	CHECK(strstr(buf, "--queue-num N") != NULL);
+	CHECK(strstr(buf, "--queue-len") == NULL);
+	CHECK(strstr(buf, "Windows") == NULL);
+}
+
+void test_config(void)
+{
+	defaults_and_values();
+	errors();
+	config_file();
+	help_lists_this_platform();
+}
