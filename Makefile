@@ -19,7 +19,7 @@ BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARNINGS) -fno-strict-aliasing
 HARDEN = -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
 HARDEN_LD = -pie -Wl,-z,relro,-z,now
 
-CORE = packet flow reasm tls split hold engine stats config log pcapio
+CORE = packet flow reasm tls split hold hostlist engine stats config log pcapio
 LINUX_ADAPTER = nfqueue rules linux
 SRC = $(addprefix src/,$(addsuffix .c,$(CORE) $(LINUX_ADAPTER) main))
 HDR = $(wildcard src/*.h)

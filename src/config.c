@@ -575,6 +575,11 @@ static int check_combinations(struct config *c, FILE *err)
 			c->fwmark, c->done_mark);
 		return -1;
 	}
+	if ((c->hostlist || c->hostlist_exclude) && c->engine.mode == SPLIT_MODE_IMMEDIATE) {
+		fprintf(err, "hellosplit: --hostlist and --hostlist-exclude need the hostname of the hello; "
+			     "they do not work with --split-mode immediate.\n");
+		return -1;
+	}
 	if (c->iface[0] && c->exclude_iface[0]) {
 		fprintf(err, "hellosplit: --iface and --exclude-iface both given; use one.\n");
 		return -1;

@@ -41,6 +41,7 @@ struct engine {
 	void *emit_ctx;
 	engine_log_fn log;
 	void *log_ctx;
+	const struct hostlist *include, *exclude;
 	struct flow_table table;
 	struct hold_pool pool;
 	struct stats stats;
@@ -94,6 +95,12 @@ void engine_set_logger(struct engine *e, engine_log_fn log, void *ctx)
 {
 	e->log = log;
 	e->log_ctx = ctx;
+}
+
+void engine_set_hostlists(struct engine *e, const struct hostlist *include, const struct hostlist *exclude)
+{
+	e->include = include;
+	e->exclude = exclude;
 }
 
 void engine_destroy(struct engine *e)
@@ -152,6 +159,7 @@ static void log_flow(struct engine *e, const struct flow *f, const char *outcome
 	ev.ncuts = f->ncuts;
 	ev.cuts = f->cuts;
 	ev.window_len = f->window_len;
+	ev.observe = e->cfg.observe;
 	e->log(e->log_ctx, &ev);
 }
 
@@ -346,6 +354,31 @@ static void emit_split(struct engine *e, struct flow *f, uint32_t n, uint32_t en
 	e->stats.segments_emitted += segments;
 }
 
+/* --hostlist / --hostlist-exclude: 1 when this hello should be split. */
+static int host_wanted(const struct engine *e, const struct tls_result *tls)
+{
+	const uint8_t *name = tls ? e->window + tls->sni_off : NULL;
+	uint32_t len = tls ? tls->sni_len : 0;
+
+	if (e->include && !(len && hostlist_match(e->include, name, len)))
+		return 0;
+	return !(e->exclude && len && hostlist_match(e->exclude, name, len));
+}
+
+/* A complete hello the host lists leave alone: its packets go out as they
+ * came, and the flow passes. */
+static void pass_unlisted(struct engine *e, struct flow *f, uint32_t n, const struct tls_result *tls)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++)
+		emit_original(e, &e->views[i]);
+	release_held(e, f);
+	f->state = FLOW_PASS_THROUGH;
+	e->stats.pass_hostlist++;
+	log_flow(e, f, "pass_hostlist", tls);
+}
+
 static void split_window(struct engine *e, struct flow *f, uint32_t n, uint32_t contiguous,
 			 const struct tls_result *tls)
 {
@@ -405,6 +438,10 @@ static int on_collecting(struct engine *e, struct flow *f, const struct packet *
 		f->window_len = tls.window_len;
 		if (f->state == FLOW_NEW)
 			f->hello_ack = p->ack;
+		if (!host_wanted(e, &tls)) {
+			pass_unlisted(e, f, n - 1, &tls);   /* the current packet passes itself */
+			return ENGINE_PASS;
+		}
 		split_window(e, f, n, contiguous, &tls);
 		return ENGINE_STOLEN;
 	}

@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "hostlist.h"
 #include "packet.h"
 #include "split.h"
 #include "stats.h"
@@ -55,6 +56,7 @@ struct engine_flow_event {
 	int ncuts;
 	const uint32_t *cuts;
 	uint32_t window_len;
+	int observe;                      /* --observe: nothing was changed */
 };
 typedef void (*engine_log_fn)(void *ctx, const struct engine_flow_event *ev);
 
@@ -63,6 +65,14 @@ struct engine;
 void engine_config_defaults(struct engine_config *cfg);
 struct engine *engine_create(const struct engine_config *cfg, engine_emit_fn emit, void *ctx);
 void engine_set_logger(struct engine *e, engine_log_fn log, void *ctx);
+/* Lists of hostnames to split only / never (NULL: not used). The caller
+ * keeps them alive; a reload swaps them between packets. */
+void engine_set_hostlists(struct engine *e, const struct hostlist *include, const struct hostlist *exclude);
+/* Both lists of a struct hostlists, as loaded. */
+static inline void engine_use_hostlists(struct engine *e, const struct hostlists *l)
+{
+	engine_set_hostlists(e, l->include_path ? &l->include : NULL, l->exclude_path ? &l->exclude : NULL);
+}
 void engine_destroy(struct engine *e);
 
 /* One IP packet (no link layer); meta is PACKET_META_SIZE bytes. */

@@ -78,8 +78,9 @@ void log_flow_event(void *ctx, const struct engine_flow_event *ev)
 	for (i = 0; i < ev->ncuts && k < sizeof(cuts); i++)
 		k += (size_t)snprintf(cuts + k, sizeof(cuts) - k, "%s%u", i ? "," : "", ev->cuts[i]);
 	if (!strcmp(ev->outcome, "split"))
-		fprintf(stderr, "hellosplit: %s -> %s sni=%s split at %s (window %u)\n", src, dst,
-			ev->sni ? sni : "-", cuts, ev->window_len);
+		fprintf(stderr, "hellosplit: %s -> %s sni=%s %s at %s (window %u)\n", src, dst, ev->sni ? sni : "-",
+			ev->observe ? "would split" : "split", cuts, ev->window_len);
 	else
-		fprintf(stderr, "hellosplit: %s -> %s passed unsplit (%s)\n", src, dst, ev->outcome);
+		fprintf(stderr, "hellosplit: %s -> %s sni=%s passed unsplit (%s)\n", src, dst, ev->sni ? sni : "-",
+			ev->outcome);
 }

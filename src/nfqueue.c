@@ -26,6 +26,33 @@
 
 _Static_assert(sizeof(struct nfqueue_meta) <= PACKET_META_SIZE, "nfqueue meta fits");
 
+/* ---- walking a received buffer */
+
+/* The next message of a buffer of left bytes, or NULL. The kernel sets a
+ * queued packet's nlmsg_len to its unpadded size, so a buffer's last message
+ * may be up to 3 bytes shorter than NLMSG_ALIGN(nlmsg_len): glibc's
+ * NLMSG_NEXT then takes the remaining length below zero, and the (size_t)
+ * cast NLMSG_OK needs under -Wsign-compare turned that into a huge length
+ * that walked into stale bytes and past the buffer (a SIGSEGV seen here). */
+static struct nlmsghdr *nl_first(void *buf, size_t left)
+{
+	struct nlmsghdr *h = buf;
+
+	if (left < sizeof(*h) || h->nlmsg_len < sizeof(*h) || h->nlmsg_len > left)
+		return NULL;
+	return h;
+}
+
+static struct nlmsghdr *nl_next(struct nlmsghdr *h, size_t *left)
+{
+	size_t step = NLMSG_ALIGN(h->nlmsg_len);
+
+	if (step >= *left)
+		return NULL;
+	*left -= step;
+	return nl_first((uint8_t *)h + step, *left);
+}
+
 /* ---- building netlink messages */
 
 struct msg {
@@ -77,12 +104,14 @@ static int config_request(struct nfqueue *q, struct msg *m)
 	if (sendto(q->nl, m->buf, m->len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
 		return -errno;
 	for (;;) {
-		struct nlmsghdr *h = (struct nlmsghdr *)answer;
+		struct nlmsghdr *h;
+		size_t left;
 
 		n = recv(q->nl, answer, sizeof(answer), 0);
 		if (n < 0)
 			return errno == EINTR ? -EINTR : -errno;
-		for (; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+		left = (size_t)n;
+		for (h = nl_first(answer, left); h; h = nl_next(h, &left)) {
 			if (h->nlmsg_type == NLMSG_ERROR && h->nlmsg_seq == q->seq) {
 				const struct nlmsgerr *e = NLMSG_DATA(h);
 
@@ -382,7 +411,8 @@ int nfqueue_receive(struct nfqueue *q, uint64_t now)
 {
 	for (;;) {
 		ssize_t n = recv(q->nl, q->rx, q->rx_size, MSG_DONTWAIT);
-		struct nlmsghdr *h = (struct nlmsghdr *)q->rx;
+		struct nlmsghdr *h;
+		size_t left;
 
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
@@ -392,7 +422,8 @@ int nfqueue_receive(struct nfqueue *q, uint64_t now)
 			nfqueue_flush(q);
 			return -errno;
 		}
-		for (; NLMSG_OK(h, (size_t)n); h = NLMSG_NEXT(h, n)) {
+		left = (size_t)n;
+		for (h = nl_first(q->rx, left); h; h = nl_next(h, &left)) {
 			if (h->nlmsg_type == (NFNL_SUBSYS_QUEUE << 8 | NFQNL_MSG_PACKET))
 				handle_packet(q, h, now);
 			else if (h->nlmsg_type == NLMSG_ERROR) {

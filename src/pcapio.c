@@ -238,12 +238,14 @@ int pcapio_run(const struct config *cfg)
 {
 	struct pcap_run *r = calloc(1, sizeof(*r));
 	struct engine *e = NULL;
+	struct hostlists lists;
 	int rc = 1;
 
 	if (!r) {
 		log_error("out of memory.");
 		return 1;
 	}
+	memset(&lists, 0, sizeof(lists));
 	r->in_path = cfg->pcap_in;
 	r->out_path = cfg->pcap_out;
 	r->in = fopen(cfg->pcap_in, "rb");
@@ -263,6 +265,9 @@ int pcapio_run(const struct config *cfg)
 		goto out;
 	}
 	engine_set_logger(e, log_flow_event, NULL);
+	if (hostlists_load(&lists, cfg->hostlist, cfg->hostlist_exclude, stderr))
+		goto out;
+	engine_use_hostlists(e, &lists);
 	if (read_header(r) || replay(r, e))
 		goto out;
 	if (fflush(r->out) || r->write_failed) {
@@ -279,6 +284,7 @@ out:
 		}
 		engine_destroy(e);
 	}
+	hostlists_free(&lists);
 	if (r->in)
 		fclose(r->in);
 	if (r->out && fclose(r->out))

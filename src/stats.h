@@ -19,6 +19,7 @@
 	X(failopen_table_full, "passed unsplit: --max-flows reached")                    \
 	X(failopen_error, "passed unsplit: packets out of sequence or internal error")   \
 	X(failopen_shutdown, "passed unsplit: released at exit")                         \
+	X(pass_hostlist, "flows passed unsplit by --hostlist/--hostlist-exclude")       \
 	X(pass_malformed, "packets passed: malformed IP/TCP")                            \
 	X(pass_fragment, "packets passed: IPv4 fragments")                               \
 	X(pass_ipv6_ext, "packets passed: IPv6 extension headers")                       \

@@ -14,6 +14,7 @@ void test_hold(void);
 void test_engine(void);
 void test_config(void);
 void test_stats(void);
+void test_hostlist(void);
 
 int main(void)
 {
@@ -26,6 +27,7 @@ int main(void)
 	test_engine();
 	test_config();
 	test_stats();
+	test_hostlist();
 	printf("%d passed, %d failed\n", test_passed, test_failed);
 	return test_failed ? 1 : 0;
 }

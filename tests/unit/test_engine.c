@@ -537,8 +537,55 @@ static void non_target_and_garbage(void)
 	engine_destroy(e);
 }
 
+static void host_lists(void)
+{
+	struct engine_config cfg;
+	struct engine *e;
+	struct hostlist inc, exc;
+	uint8_t p[2048];
+	uint32_t n;
+	char err[100];
+
+	memset(&inc, 0, sizeof(inc));
+	memset(&exc, 0, sizeof(exc));
+	hostlist_add(&inc, "other.example", 13, err, sizeof(err));
+	engine_config_defaults(&cfg);
+	e = make(&cfg);
+	engine_set_hostlists(e, &inc, NULL);
+	/* two packets: the held one goes out unchanged, the second passes */
+	n = mk(p, 4, 700, 1, 1, TCP_ACK, hello_blocked, 100, 1);
+	CHECK_EQ(feed(e, p, n, 1, 0), ENGINE_STOLEN);
+	n = mk(p, 4, 700, 101, 1, TCP_ACK | TCP_PSH, hello_blocked + 100, sizeof(hello_blocked) - 100, 2);
+	CHECK_EQ(feed(e, p, n, 1, 0), ENGINE_PASS | ENGINE_DONE);
+	CHECK_EQ(nout, 1);
+	CHECK_EQ(payload_len_of(0), 100);
+	CHECK_EQ(engine_stats(e)->pass_hostlist, 1);
+	/* listed: split */
+	hostlist_add(&inc, "blocked.example", 15, err, sizeof(err));
+	n = mk(p, 4, 701, 1, 1, TCP_ACK | TCP_PSH, hello_blocked, sizeof(hello_blocked), 1);
+	CHECK_EQ(feed(e, p, n, 1, 0), ENGINE_STOLEN);
+	CHECK_EQ(engine_stats(e)->flows_split, 1);
+	/* excluded wins */
+	hostlist_add(&exc, "www.blocked.example", 19, err, sizeof(err));
+	engine_set_hostlists(e, &inc, &exc);
+	n = mk(p, 4, 702, 1, 1, TCP_ACK | TCP_PSH, hello_blocked, sizeof(hello_blocked), 1);
+	CHECK_EQ(feed(e, p, n, 1, 0), ENGINE_PASS | ENGINE_DONE);
+	CHECK_EQ(engine_stats(e)->pass_hostlist, 2);
+	/* no SNI: never on an include list */
+	engine_set_hostlists(e, &inc, NULL);
+	n = mk(p, 4, 703, 1, 1, TCP_ACK | TCP_PSH, hello_nosni, sizeof(hello_nosni), 1);
+	CHECK_EQ(feed(e, p, n, 1, 0), ENGINE_PASS | ENGINE_DONE);
+	engine_set_hostlists(e, NULL, &exc);
+	n = mk(p, 4, 704, 1, 1, TCP_ACK | TCP_PSH, hello_nosni, sizeof(hello_nosni), 1);
+	CHECK_EQ(feed(e, p, n, 1, 0), ENGINE_STOLEN);
+	engine_destroy(e);
+	hostlist_free(&inc);
+	hostlist_free(&exc);
+}
+
 void test_engine(void)
 {
+	host_lists();
 	single_packet_hello(4);
 	single_packet_hello(6);
 	markers_and_retransmission();
