@@ -37,13 +37,24 @@ OUT = build
 LDSTATIC =
 endif
 
-.PHONY: all run check unit unit-asan clean deps test-deps offline
+.PHONY: all run check unit unit-asan clean deps test-deps offline bench-offline
 
 all: $(OUT)/hellosplit
 
 $(OUT)/hellosplit: $(SRC) $(HDR) Makefile
 	@mkdir -p $(OUT)
 	$(CC) $(BASE_CFLAGS) $(HARDEN) $(CFLAGS) -o $@ $(SRC) $(HARDEN_LD) $(LDSTATIC) $(LDFLAGS)
+
+# ---- benchmarks (not run by make check)
+
+BENCH_CORE = $(addprefix src/,$(addsuffix .c,packet flow reasm tls split hold hostlist engine stats))
+
+build/bench/%: bench/%.c $(BENCH_CORE) $(HDR)
+	@mkdir -p build/bench
+	$(CC) $(BASE_CFLAGS) -O2 -g -Isrc -o $@ $< $(BENCH_CORE)
+
+bench-offline: all build/bench/gencap build/bench/engine_bench
+	bench/offline.sh build/bench
 
 # ---- tests
 
