@@ -12,6 +12,8 @@ int main(int argc, char **argv)
 {
 	struct config cfg;
 
+	if (argc > 1 && !strcmp(argv[1], "doctor"))
+		return doctor_main(argc - 1, argv + 1);
 	config_defaults(&cfg);
 	switch (config_parse(&cfg, argc, argv, stdout, stderr)) {
 	case CONFIG_EXIT_OK:

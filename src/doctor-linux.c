@@ -1,0 +1,233 @@
+/* doctor-linux.c — `hellosplit doctor`: checks this machine for what the
+ * daemon needs and prints one line per check, with a fix for each problem. */
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+#include "daemon.h"
+#include "nfqueue.h"
+#include "rules.h"
+
+#define DOCTOR_CHAIN "HELLOSPLIT_DOCTOR"
+
+struct doctor {
+	int problems;
+};
+
+static void ok(struct doctor *d, const char *what)
+{
+	(void)d;
+	printf("  ok       %s\n", what);
+}
+
+static void problem(struct doctor *d, const char *what, const char *fix)
+{
+	d->problems++;
+	printf("  PROBLEM  %s\n           fix: %s\n", what, fix);
+}
+
+static void note(const char *what)
+{
+	printf("  note     %s\n", what);
+}
+
+static int run(const char *const argv[], char *out, size_t n)
+{
+	return rules_run(argv, NULL, out, n);
+}
+
+static void check_privilege(struct doctor *d)
+{
+	if (geteuid() == 0)
+		ok(d, "running as root");
+	else
+		problem(d, "not running as root: the daemon needs CAP_NET_ADMIN and CAP_NET_RAW",
+			"run it with sudo (hellosplit doctor needs root too, to test the queue and rules)");
+}
+
+static void check_queue(struct doctor *d, const struct config *cfg)
+{
+	struct nfqueue q;
+	char err[512], line[700];
+
+	if (nfqueue_open(&q, (uint16_t)cfg->queue_num, cfg->fwmark, cfg->done_mark, err, sizeof(err)) == 0) {
+		nfqueue_close(&q);
+		snprintf(line, sizeof(line), "nfnetlink_queue works; NFQUEUE %u is free; raw sockets open", cfg->queue_num);
+		ok(d, line);
+		return;
+	}
+	snprintf(line, sizeof(line), "NFQUEUE %u: %s", cfg->queue_num, err);
+	problem(d, line, strstr(err, "already used") ? "stop the other program or pick --queue-num N"
+		   : "modprobe nfnetlink_queue (OpenWrt: opkg install kmod-nfnetlink-queue), run as root");
+}
+
+static const char *tool(const char *name, char *buf, size_t n, struct doctor *d, const char *fix)
+{
+	const char *path = rules_find_tool(name, buf, n);
+	char line[300];
+
+	if (!path) {
+		snprintf(line, sizeof(line), "%s is not installed", name);
+		if (fix)
+			problem(d, line, fix);
+		else
+			note(line);
+		return NULL;
+	}
+	return path;
+}
+
+/* Tries the matches the rules use in a scratch chain, then removes it. */
+static void check_matches(struct doctor *d, const char *iptables)
+{
+	const char *mk[] = {iptables, "-w", "10", "-t", "mangle", "-N", DOCTOR_CHAIN, NULL};
+	const char *connbytes[] = {iptables, "-w", "10", "-t", "mangle", "-A", DOCTOR_CHAIN, "-p", "tcp", "-m",
+				   "connbytes", "--connbytes", "3:20", "--connbytes-dir", "original",
+				   "--connbytes-mode", "packets", "-j", "RETURN", NULL};
+	const char *connmark[] = {iptables, "-w", "10", "-t", "mangle", "-A", DOCTOR_CHAIN, "-m", "connmark",
+				  "--mark", "0x20000000/0x20000000", "-j", "CONNMARK", "--set-xmark",
+				  "0x20000000/0x20000000", NULL};
+	const char *queue[] = {iptables, "-w", "10", "-t", "mangle", "-A", DOCTOR_CHAIN, "-p", "tcp", "-j", "NFQUEUE",
+			       "--queue-num", "200", "--queue-bypass", NULL};
+	const char *flush[] = {iptables, "-w", "10", "-t", "mangle", "-F", DOCTOR_CHAIN, NULL};
+	const char *drop[] = {iptables, "-w", "10", "-t", "mangle", "-X", DOCTOR_CHAIN, NULL};
+	char out[512];
+
+	run(flush, out, sizeof(out));
+	run(drop, out, sizeof(out));
+	if (run(mk, out, sizeof(out))) {
+		problem(d, "cannot create a chain in the mangle table", out[0] ? out : "see iptables");
+		return;
+	}
+	if (run(queue, out, sizeof(out)))
+		problem(d, "the NFQUEUE target is missing", "modprobe xt_NFQUEUE (OpenWrt: kmod-ipt-nfqueue)");
+	else
+		ok(d, "NFQUEUE target with --queue-bypass");
+	if (run(connmark, out, sizeof(out)))
+		problem(d, "the connmark match or CONNMARK target is missing (conntrack)",
+			"modprobe xt_connmark (OpenWrt: iptables-mod-conntrack-extra)");
+	else
+		ok(d, "connmark match and CONNMARK target");
+	if (run(connbytes, out, sizeof(out)))
+		note("no connbytes match: hellosplit falls back to queueing each flow until it is done "
+		     "(more packets reach it; OpenWrt: iptables-mod-conntrack-extra adds connbytes)");
+	else
+		ok(d, "connbytes match (only the first packets of a flow are queued)");
+	run(flush, out, sizeof(out));
+	run(drop, out, sizeof(out));
+}
+
+static void check_conflicts(struct doctor *d, const struct config *cfg, const char *save_tool)
+{
+	const char *save[] = {save_tool, "-t", "mangle", NULL};
+	static char out[65536];
+	char num[32], line[200];
+
+	if (run(save, out, sizeof(out)) != 0) {
+		note("could not read the rule set (iptables-save failed)");
+		return;
+	}
+	if (strstr(out, ":" RULES_CHAIN " ") || strstr(out, "-j " RULES_CHAIN))
+		problem(d, "hellosplit rules are installed (hellosplit running, or left by a crash)",
+			"if hellosplit is not running: hellosplit --rules-remove");
+	else
+		ok(d, "no hellosplit rules installed");
+	snprintf(num, sizeof(num), "--queue-num %u", cfg->queue_num);
+	if (strstr(out, num) && !strstr(out, RULES_CHAIN)) {
+		snprintf(line, sizeof(line), "another rule already sends packets to NFQUEUE %u", cfg->queue_num);
+		problem(d, line, "pick another queue with --queue-num N");
+	}
+}
+
+/* Interfaces with segmentation offloads hand local packets to the queue as
+ * super-packets; hellosplit cuts them at --mss, which is fine but worth knowing. */
+static void check_offloads(void)
+{
+	char ip[256], ethtool[256], out[4096], dev[64] = "", line[300];
+	char *p;
+
+	if (!rules_find_tool("ip", ip, sizeof(ip)))
+		return;
+	{
+		const char *argv[] = {ip, "route", "show", "default", NULL};
+
+		if (run(argv, out, sizeof(out)) || !(p = strstr(out, " dev ")) || sscanf(p + 5, "%63s", dev) != 1)
+			return;
+	}
+	if (!rules_find_tool("ethtool", ethtool, sizeof(ethtool))) {
+		snprintf(line, sizeof(line), "ethtool not installed: offloads of %s not checked", dev);
+		note(line);
+		return;
+	}
+	{
+		const char *argv[] = {ethtool, "-k", dev, NULL};
+
+		if (run(argv, out, sizeof(out)))
+			return;
+	}
+	if (strstr(out, "generic-segmentation-offload: on") || strstr(out, "tcp-segmentation-offload: on"))
+		snprintf(line, sizeof(line), "%s has TSO/GSO on: local packets may reach hellosplit as super-packets; "
+			 "they are cut at --mss (default 1460/1440)", dev);
+	else
+		snprintf(line, sizeof(line), "%s has TSO/GSO off", dev);
+	note(line);
+}
+
+int doctor_main(int argc, char **argv)
+{
+	struct doctor d = {0};
+	struct config cfg;
+	char path[256], path6[256], save[256], out[512];
+	const char *iptables;
+
+	config_defaults(&cfg);
+	switch (config_parse(&cfg, argc, argv, stdout, stderr)) {
+	case CONFIG_EXIT_OK:
+		return 0;
+	case CONFIG_USAGE:
+		return 2;
+	case CONFIG_RUN:
+		break;
+	}
+	printf("hellosplit %s doctor\n", HELLOSPLIT_VERSION);
+	check_privilege(&d);
+	if (geteuid() != 0) {
+		printf("\n%d problem(s).\n", d.problems);
+		return 1;
+	}
+	check_queue(&d, &cfg);
+	iptables = tool("iptables", path, sizeof(path), &d,
+			"apt install iptables (OpenWrt: opkg install iptables-nft), or use --rules none");
+	if (iptables) {
+		const char *v[] = {iptables, "-V", NULL};
+
+		if (run(v, out, sizeof(out)) == 0)
+			ok(&d, out);
+		check_matches(&d, iptables);
+		if (rules_find_tool("iptables-save", save, sizeof(save)))
+			check_conflicts(&d, &cfg, save);
+	}
+	if (!tool("ip6tables", path6, sizeof(path6), &d, "apt install iptables (it carries ip6tables)"))
+		note("IPv6 flows will not be split");
+	else if (access("/proc/net/if_inet6", F_OK))
+		note("IPv6 is disabled in this kernel");
+	else
+		ok(&d, "ip6tables present, IPv6 enabled");
+	if (tool("nft", path, sizeof(path), &d, NULL)) {
+		char text[4096], err[512];
+		const char *c[] = {path, "-c", "-f", "-", NULL};
+
+		if (rules_nft_build(&cfg, text, sizeof(text)) > 0 && rules_run(c, text, err, sizeof(err)) == 0)
+			ok(&d, "nftables can hold hellosplit's rules (--rules nftables works)");
+		else
+			note("this kernel has no nftables queue support: use --rules iptables (the default)");
+	}
+	check_offloads();
+	if (d.problems)
+		printf("\n%d problem(s) found.\n", d.problems);
+	else
+		printf("\nAll good: sudo hellosplit\n");
+	return d.problems ? 1 : 0;
+}
