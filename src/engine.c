@@ -302,49 +302,53 @@ static void fail_open(struct engine *e, struct flow *f, enum failopen_reason why
 
 /* ---- the split */
 
-/* Next place to cut after pos: a split position or a packet boundary. */
-static uint32_t next_boundary(const struct flow *f, const struct view *v, uint32_t n, uint32_t pos,
-			      uint32_t end)
+/* First split position after pos, or end. */
+static uint32_t next_cut(const struct flow *f, uint32_t pos, uint32_t end)
 {
 	uint32_t i, b = end;
 
 	for (i = 0; i < f->ncuts; i++)
 		if (f->cuts[i] > pos && f->cuts[i] < b)
 			b = f->cuts[i];
-	for (i = 0; i < n; i++) {
-		uint32_t s = v[i].off, t = v[i].off + v[i].pkt.payload_len;
-
-		if (s > pos && s < b)
-			b = s;
-		if (t > pos && t < b)
-			b = t;
-	}
 	return b;
 }
 
 /* First-arrived packet carrying byte pos: its copy is the one that counts. */
-static const struct view *owner_of(const struct view *v, uint32_t n, uint32_t pos)
+static uint32_t owner_of(const struct view *v, uint32_t n, uint32_t pos)
 {
 	uint32_t i;
 
 	for (i = 0; i < n; i++)
 		if (v[i].off <= pos && pos - v[i].off < v[i].pkt.payload_len)
-			return &v[i];
-	return NULL;
+			return i;
+	return n;
 }
 
-/* Emits the contiguous bytes [0, end) of the n views cut at the flow's cuts,
- * then the packets lying beyond a gap unchanged. */
+/* Where the owner of pos stops owning: its end, or the start of a packet
+ * that arrived before it (whose copy of the next bytes wins). */
+static uint32_t owned_until(const struct view *v, uint32_t owner, uint32_t pos)
+{
+	uint32_t i, b = v[owner].off + v[owner].pkt.payload_len;
+
+	for (i = 0; i < owner; i++)
+		if (v[i].off > pos && v[i].off < b)
+			b = v[i].off;
+	return b;
+}
+
+/* Emits the contiguous bytes [0, end) of the n views cut at the flow's cuts
+ * and where the carrying packet changes, then the packets lying beyond a gap
+ * unchanged. */
 static void emit_split(struct engine *e, struct flow *f, uint32_t n, uint32_t end)
 {
-	const struct view *first = owner_of(e->views, n, 0);
-	uint16_t id = packet_ipv4_id(&first->pkt);
+	uint16_t id = packet_ipv4_id(&e->views[owner_of(e->views, n, 0)].pkt);
 	uint32_t pos = 0, i, segments = 0;
 
 	while (pos < end) {
-		uint32_t stop = next_boundary(f, e->views, n, pos, end);
+		uint32_t owner = owner_of(e->views, n, pos);
+		uint32_t stop = next_cut(f, pos, owned_until(e->views, owner, pos));
 
-		segments += emit_piece(e, owner_of(e->views, n, pos), f->base_seq, pos, stop, stop == end, &id);
+		segments += emit_piece(e, &e->views[owner], f->base_seq, pos, stop, stop == end, &id);
 		pos = stop;
 	}
 	for (i = 0; i < n; i++)
@@ -494,13 +498,13 @@ static int on_injected(struct engine *e, struct flow *f, const struct packet *p,
 	}
 	if (off >= 0x80000000u || off >= f->window_len)
 		return ENGINE_PASS;
-	if (next_boundary(f, NULL, 0, off, end) == end && p->payload_len <= max_payload(e, p))
+	if (next_cut(f, off, end) == end && p->payload_len <= max_payload(e, p))
 		return ENGINE_PASS;                    /* nothing to cut inside this one */
 	v.pkt = *p;
 	v.meta = meta;
 	v.off = off;
 	for (pos = off; pos < end;) {
-		uint32_t stop = next_boundary(f, NULL, 0, pos, end);
+		uint32_t stop = next_cut(f, pos, end);
 
 		segments += emit_piece(e, &v, f->base_seq, pos, stop, stop == end, &id);
 		pos = stop;

@@ -75,7 +75,8 @@ static inline void engine_use_hostlists(struct engine *e, const struct hostlists
 }
 void engine_destroy(struct engine *e);
 
-/* One IP packet (no link layer); meta is PACKET_META_SIZE bytes. */
+/* One IP packet (no link layer). meta must point to PACKET_META_SIZE bytes:
+ * the engine keeps a copy of all of them with each held packet. */
 int engine_packet(struct engine *e, const uint8_t *pkt, size_t len, const void *meta, uint64_t now_ms);
 /* Collect timeouts and idle-flow GC: call when engine_next_timeout() says,
  * and about once a second for the GC. */

@@ -23,12 +23,14 @@
 #define PCAPNG_MAGIC 0x0a0d0d0au
 #define PCAP_RECORD_MAX 262144
 
-/* What pcapio attaches to each packet: its link-layer header. */
+/* What pcapio attaches to each packet: its link-layer header. The engine
+ * copies PACKET_META_SIZE bytes, so the struct is padded to exactly that. */
 struct pcap_meta {
 	uint32_t link_len;
 	uint8_t link[32];
+	uint8_t unused[PACKET_META_SIZE - 36];
 };
-_Static_assert(sizeof(struct pcap_meta) <= PACKET_META_SIZE, "pcap meta fits the engine's meta");
+_Static_assert(sizeof(struct pcap_meta) == PACKET_META_SIZE, "pcap meta is the engine's meta size");
 
 struct pcap_run {
 	FILE *in, *out;
@@ -58,7 +60,7 @@ static void write_record(struct pcap_run *r, const uint8_t *link, uint32_t link_
 	hdr[1] = (uint32_t)(r->now_ns % 1000000000u / div);
 	hdr[2] = hdr[3] = link_len + len;
 	if (fwrite(hdr, sizeof(hdr), 1, r->out) != 1 || (link_len && fwrite(link, link_len, 1, r->out) != 1) ||
-	    fwrite(pkt, len, 1, r->out) != 1)
+	    (len && fwrite(pkt, len, 1, r->out) != 1))
 		r->write_failed = 1;
 	r->written++;
 }
@@ -201,8 +203,14 @@ static int replay(struct pcap_run *r, struct engine *e)
 		int link;
 
 		frames++;
-		if (caplen > PCAP_RECORD_MAX || frac >= (r->nanos ? 1000000000u : 1000000u)) {
-			log_error("%s: record %llu is corrupt (length %u).", r->in_path, (unsigned long long)frames, caplen);
+		if (caplen > PCAP_RECORD_MAX) {
+			log_error("%s: record %llu is corrupt (length %u, at most %u).", r->in_path,
+				  (unsigned long long)frames, caplen, PCAP_RECORD_MAX);
+			return -1;
+		}
+		if (frac >= (r->nanos ? 1000000000u : 1000000u)) {
+			log_error("%s: record %llu is corrupt (time fraction %u is a second or more).", r->in_path,
+				  (unsigned long long)frames, frac);
 			return -1;
 		}
 		if (fread(r->frame, 1, caplen, r->in) != caplen) {
