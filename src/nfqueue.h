@@ -8,10 +8,12 @@
 
 #include "engine.h"
 
-/* What nfqueue attaches to each packet for the engine. */
+/* What nfqueue attaches to each packet for the engine, padded to the
+ * PACKET_META_SIZE bytes the engine copies. */
 struct nfqueue_meta {
 	uint32_t mark;        /* the packet's fwmark: Android's netd routes by it */
 	uint32_t outdev;
+	uint8_t unused[PACKET_META_SIZE - 8];
 };
 
 struct nfqueue {
