@@ -8,7 +8,7 @@ test_pkgs="$run_pkgs nftables iproute2 conntrack ethtool iputils-ping procps psm
 nginx-light openssl curl gnutls-bin python3 python3-scapy tcpdump tshark chromium iperf3
 clang llvm-14 libclang-rt-14-dev valgrind cppcheck clang-tidy shellcheck
 mingw-w64 wine wine64 gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross
-libc6-dev-armhf-cross qemu-user-static zip unzip man-db groff-base bc"
+libc6-dev-armhf-cross qemu-user-static zip unzip man-db groff-base bc busybox dash"
 
 case "${1:-}" in
 run) want=$run_pkgs ;;

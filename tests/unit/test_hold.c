@@ -38,7 +38,7 @@ void test_hold(void)
 	CHECK_EQ(pool.in_use, 4096 + 2048);
 	hold_release(&pool, &f);
 	CHECK_EQ(pool.in_use, 2048);
-	CHECK_EQ(f.held, NULL);
+	CHECK(f.held == NULL);
 	/* a released block is reused, no new memory */
 	CHECK_EQ(hold_append(&pool, &f, data, 3000, meta), 0);
 	CHECK_EQ(pool.cached, 0);
