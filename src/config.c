@@ -125,8 +125,6 @@ static const struct option_def options[] = {
 	 "divert(4) port the pf or ipfw rules send packets to (default 8000)"},
 	{"pf-anchor", 0, OPT_STRING, PLATFORM_BSD, FIELD(pf_anchor), 0, 0, check_name, "NAME",
 	 "pf anchor holding hellosplit's rules (default hellosplit)"},
-	{"bypass-tag", 0, OPT_STRING, PLATFORM_BSD, FIELD(bypass_tag), 0, 0, check_name, "TAG",
-	 "pf tag of packets re-injected by hellosplit (default HELLOSPLIT)"},
 	/* general */
 	{"help", 'h', OPT_SPECIAL, PLATFORM_ALL, 0, 0, 0, NULL, NULL, "show this help and exit"},
 	{"version", 'V', OPT_SPECIAL, PLATFORM_ALL, 0, 0, 0, NULL, NULL, "show the version and exit"},
@@ -149,7 +147,6 @@ void config_defaults(struct config *c)
 	c->queue_size = 33554432;
 	c->divert_port = 8000;
 	c->pf_anchor = "hellosplit";
-	c->bypass_tag = "HELLOSPLIT";
 }
 
 static const char *platform_name(unsigned p)
@@ -369,7 +366,7 @@ static int check_user(struct config *c, const char *v, char *err, size_t errlen)
 	return 0;
 }
 
-/* pf anchor and tag names: letters, digits, '_', '-', '/', at most 63. */
+/* pf anchor names: letters, digits, '_', '-', '/', at most 63. */
 static int check_name(struct config *c, const char *v, char *err, size_t errlen)
 {
 	size_t i;
@@ -410,6 +407,15 @@ static const struct option_def *find_long(const char *name, size_t len, int *neg
 static int takes_value(const struct option_def *o)
 {
 	return o->type != OPT_SWITCH && o->metavar != NULL;
+}
+
+int config_option_info(const char *name, const char **metavar)
+{
+	int negated;
+	const struct option_def *o = find_long(name, strlen(name), &negated);
+
+	*metavar = o ? o->metavar : NULL;
+	return o ? takes_value(o) : -1;
 }
 
 /* Applies one option; where is "" for the command line or "FILE:LINE: ". */

@@ -53,7 +53,7 @@ struct config {
 	const char *filter_extra;
 	/* BSD */
 	uint32_t divert_port;
-	const char *pf_anchor, *bypass_tag;
+	const char *pf_anchor;
 	/* values read from --config files are kept here */
 	char file_values[16384];
 	size_t file_values_used;
@@ -70,6 +70,11 @@ void config_defaults(struct config *c);
  * Errors go to err as one line each. */
 enum config_result config_parse(struct config *c, int argc, char **argv, FILE *out, FILE *err);
 void config_usage(FILE *out);
+
+/* For tools that write --config files (`service install`): 1 when --name
+ * (without the dashes; no-NAME for a switch turned off) takes a value, 0 when
+ * it does not, -1 when there is no such option. *metavar: "FILE", "N"... */
+int config_option_info(const char *name, const char **metavar);
 
 /* Port list "443,8443,10000-10100" into a bitmap. Returns 0 or -1. */
 int config_parse_ports(uint8_t ports[65536 / 8], const char *text);
