@@ -19,9 +19,20 @@ BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARNINGS) -fno-strict-aliasing
 HARDEN = -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
 HARDEN_LD = -pie -Wl,-z,relro,-z,now
 
-CORE = packet flow reasm tls split hold hostlist engine stats config log pcapio
+# file-posix: file.h for every build but Windows (file-windows, below).
+CORE = packet flow reasm tls split hold hostlist engine stats config log pcapio file-posix
+# `hellosplit probe`. Static glibc has no name resolver (see STATIC_LD): the
+# static builds take probe-resolve-static (addresses only, --ip). A Windows
+# build takes probe-windows (link -lws2_32) instead of both probe-posix files.
+PROBE_NET = probe-posix probe-resolve-posix
+PROBE = clienthello probe probe_run probe_report $(PROBE_NET)
+CORE += $(PROBE)
 LINUX_ADAPTER = nfqueue rules linux doctor-linux
 SRC = $(addprefix src/,$(addsuffix .c,$(CORE) $(LINUX_ADAPTER) main))
+DIVERT_SRC = $(addprefix src/,$(addsuffix .c,$(CORE) divert main))
+ifeq ($(PLATFORM),freebsd)
+SRC = $(DIVERT_SRC)
+endif
 HDR = $(wildcard src/*.h)
 
 UNIT_SRC = $(wildcard tests/unit/test_*.c) tests/unit/runner.c
@@ -29,7 +40,8 @@ CORE_SRC = $(addprefix src/,$(addsuffix .c,$(CORE)))
 
 ifeq ($(STATIC),1)
 OUT = build/static
-LDSTATIC = -static
+LDSTATIC = $(STATIC_LD)
+PROBE_NET = probe-posix probe-resolve-static
 HARDEN = -fstack-protector-strong -D_FORTIFY_SOURCE=2
 HARDEN_LD =
 else
@@ -37,7 +49,7 @@ OUT = build
 LDSTATIC =
 endif
 
-.PHONY: all run check unit unit-asan clean deps test-deps offline bench-offline install uninstall docs
+.PHONY: all run check unit unit-asan clean deps test-deps offline bench-offline bench-daemon install uninstall docs
 
 all: $(OUT)/hellosplit
 
@@ -47,7 +59,7 @@ $(OUT)/hellosplit: $(SRC) $(HDR) Makefile
 
 # ---- benchmarks (not run by make check)
 
-BENCH_CORE = $(addprefix src/,$(addsuffix .c,packet flow reasm tls split hold hostlist engine stats))
+BENCH_CORE = $(addprefix src/,$(addsuffix .c,packet flow reasm tls split hold hostlist engine stats file-posix))
 
 build/bench/%: bench/%.c $(BENCH_CORE) $(HDR)
 	@mkdir -p build/bench
@@ -55,6 +67,9 @@ build/bench/%: bench/%.c $(BENCH_CORE) $(HDR)
 
 bench-offline: all build/bench/gencap build/bench/engine_bench
 	bench/offline.sh build/bench
+
+bench-daemon: all
+	bench/daemon.sh
 
 # ---- tests
 
@@ -122,6 +137,7 @@ ANDROID_CC_arm = arm-linux-gnueabihf-gcc
 ANDROID_BIN = build/android-arm64/hellosplit build/android-arm/hellosplit
 ANDROID_UNIT = build/android-arm64/unit build/android-arm/unit
 STATIC_LD = -static -Wl,--fatal-warnings
+build/android-%/hellosplit build/android-%/unit: PROBE_NET = probe-posix probe-resolve-static
 
 build/android-%/hellosplit: $(SRC) $(HDR) Makefile
 	@mkdir -p $(@D)
@@ -131,18 +147,23 @@ build/android-%/unit: $(UNIT_SRC) $(CORE_SRC) $(HDR) tests/unit/test.h Makefile
 	@mkdir -p $(@D)
 	$(ANDROID_CC_$*) $(BASE_CFLAGS) -O1 -g -Isrc -o $@ $(UNIT_SRC) $(CORE_SRC) $(STATIC_LD)
 
-build/hellosplit-magisk.zip: $(ANDROID_BIN) $(shell find dist/magisk -type f) Makefile
-	dist/magisk/build-zip.sh $@ $(ANDROID_BIN)
+build/hellosplit-magisk.zip: $(ANDROID_BIN) $(wildcard dist/magisk/* dist/magisk/META-INF/com/google/android/*) Makefile
+	scripts/magisk-zip.sh $@ $(ANDROID_BIN)
 
-.PHONY: android android-check magisk-check
+.PHONY: android android-check magisk-check dist
 android: $(ANDROID_BIN)
 
 # Cross-built unit tests and offline runs under qemu-user, compared byte for
-# byte with this machine's build; then the Magisk module's structure.
-android-check: $(ANDROID_BIN) $(ANDROID_UNIT) build/hellosplit
+# byte with this machine's build; the Magisk module; the OpenWrt files; as
+# root, the rules inside an emulation of Android's netd in namespaces.
+android-check: $(ANDROID_BIN) $(ANDROID_UNIT)
+	$(MAKE) STATIC= build/hellosplit
 	$(MAKE) STATIC=1 build/static/hellosplit
 	tests/android/qemu_check.sh
-	$(MAKE) PLATFORM=android magisk-check
+	$(MAKE) magisk-check
+	tests/openwrt/check_openwrt.sh
+	@if [ "$$(id -u)" = 0 ]; then tests/android/test_rules.sh; \
+	else echo "note: not root: tests/android/test_rules.sh skipped"; fi
 
 magisk-check: build/hellosplit-magisk.zip
 	tests/android/check_magisk.sh build/hellosplit-magisk.zip
@@ -153,3 +174,149 @@ ifeq ($(PLATFORM),android)
 all: android
 dist: build/hellosplit-magisk.zip
 endif
+
+# ---- FreeBSD, pfSense, OPNsense: the divert(4) adapter (src/divert.c)
+#   gmake                      on FreeBSD (PLATFORM=freebsd): build/hellosplit
+#   make PLATFORM=freebsd-sim  build/divert-sim/hellosplit: the same adapter over
+#                              a socket pair, tested on Linux by tests/divert/run.sh
+
+build/divert-sim/hellosplit: $(DIVERT_SRC) $(HDR) Makefile
+	@mkdir -p $(@D)
+	$(CC) $(BASE_CFLAGS) -DHELLOSPLIT_DIVERT $(HARDEN) $(CFLAGS) -o $@ $(DIVERT_SRC) $(HARDEN_LD) $(LDFLAGS)
+
+.PHONY: divert-check
+divert-check: build/divert-sim/hellosplit build/hellosplit
+	tests/divert/run.sh build/divert-sim/hellosplit
+
+ifeq ($(PLATFORM),freebsd-sim)
+all: build/divert-sim/hellosplit
+endif
+
+# ---- Windows 10/11 x64: the WinDivert adapter (src/windivert.c), mingw-w64
+#   make PLATFORM=windows      build/windows/hellosplit.exe (static; WinDivert.dll
+#                              is loaded at run time from the exe's directory)
+#   make PLATFORM=windows dist WINDIVERT_ZIP=WinDivert-2.2.2-A.zip
+#                              build/hellosplit-windows.zip
+#   make windows-check         unit tests and the exe under wine against the fake
+#                              WinDivert.dll of tests/windows (part of make check)
+
+WIN_CC = x86_64-w64-mingw32-gcc
+WIN_CORE = $(filter-out probe-posix probe-resolve-posix probe-resolve-static file-posix,$(CORE)) \
+	probe-windows file-windows
+WIN_ADAPTER = windivert windows-util interfaces-windows service-windows doctor-windows
+WIN_SRC = $(addprefix src/,$(addsuffix .c,$(WIN_CORE) $(WIN_ADAPTER) main))
+WIN_CORE_SRC = $(addprefix src/,$(addsuffix .c,$(WIN_CORE)))
+WIN_CFLAGS = -O2 -D_WIN32_WINNT=0x0A00 -fstack-protector-strong
+WIN_LD = -static -Wl,--dynamicbase,--nxcompat,--high-entropy-va -lws2_32 -liphlpapi
+WINDIVERT_ZIP ?=
+
+build/windows/hellosplit.exe: $(WIN_SRC) $(HDR) Makefile
+	@mkdir -p $(@D)
+	$(WIN_CC) $(BASE_CFLAGS) $(WIN_CFLAGS) -o $@ $(WIN_SRC) $(WIN_LD)
+
+# Test build only, never shipped: HELLOSPLIT_TEST_NOT_ELEVATED=1 makes it
+# act as a non-Administrator (wine always runs elevated).
+build/windows-test/hellosplit-hooks.exe: $(WIN_SRC) $(HDR) Makefile
+	@mkdir -p $(@D)
+	$(WIN_CC) $(BASE_CFLAGS) $(WIN_CFLAGS) -DHELLOSPLIT_TEST_HOOKS -o $@ $(WIN_SRC) $(WIN_LD)
+
+build/windows/unit.exe: $(UNIT_SRC) $(WIN_CORE_SRC) $(HDR) tests/unit/test.h Makefile
+	@mkdir -p $(@D)
+	$(WIN_CC) $(BASE_CFLAGS) -O1 -Isrc -o $@ $(UNIT_SRC) $(WIN_CORE_SRC) -static -lws2_32
+
+include tests/windows/windows.mk
+
+.PHONY: windows windows-check build/hellosplit-windows.zip
+windows: build/windows/hellosplit.exe
+
+windows-check: build/windows/hellosplit.exe build/windows/unit.exe build/windows-test/hellosplit-hooks.exe \
+		$(FAKE_WINDIVERT_DLL)
+	$(MAKE) STATIC= build/hellosplit
+	tests/windows/run.sh
+
+check: windows-check
+
+# Always run: without WINDIVERT_ZIP it says what to download and fails.
+build/hellosplit-windows.zip: build/windows/hellosplit.exe
+	scripts/windows-zip.sh $@ build/windows/hellosplit.exe "$(WINDIVERT_ZIP)"
+
+ifeq ($(PLATFORM),windows)
+all: windows
+dist: build/hellosplit-windows.zip
+endif
+
+# ---- hostile input (TESTING.md layer 6): fuzzing, static analysis, valgrind
+#   make fuzz [FUZZ_SECONDS=300]  each libFuzzer harness FUZZ_SECONDS seconds; new inputs
+#                                 in build/fuzz/work-*, crashes kept as
+#                                 tests/fuzz/corpus/<harness>/regress-*
+#   make fuzz-check               the whole corpus replayed, then each harness 15 s (≈ 60 s)
+#   make fuzz-coverage            line coverage of the engine sources by the corpus
+#   make fuzz-merge               adds the work inputs that reach new code to the corpus
+#   make lint                     cppcheck and clang-tidy over src/ (.clang-tidy,
+#                                 .cppcheck-suppressions): zero findings
+#   make valgrind                 unit tests and offline runs under memcheck
+
+FUZZ_CC = clang
+FUZZ_HARNESSES = packet tls split engine
+FUZZ_CORE = $(addprefix src/,$(addsuffix .c,packet flow reasm tls split hold hostlist engine))
+FUZZ_DEPS = $(FUZZ_CORE) $(HDR) tests/fuzz/fuzz.h tests/fuzz/ref_packet.h tests/unit/vectors.h \
+	tests/fuzz/coverage-ignore.txt Makefile
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARNINGS) -g -O1 -fno-omit-frame-pointer -Isrc -Itests/fuzz
+FUZZ_SECONDS ?= 300
+FUZZ_CHECK_SECONDS ?= 15
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DEPS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-fsanitize-coverage-ignorelist=tests/fuzz/coverage-ignore.txt -o $@ $< $(FUZZ_CORE)
+
+build/fuzz-cov/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DEPS)
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping -o $@ $< $(FUZZ_CORE)
+
+.PHONY: fuzz fuzz-check fuzz-coverage fuzz-merge lint valgrind
+fuzz: $(addprefix build/fuzz/fuzz_,$(FUZZ_HARNESSES))
+	HARNESSES="$(FUZZ_HARNESSES)" tests/fuzz/run.sh fuzz $(FUZZ_SECONDS)
+
+fuzz-check: $(addprefix build/fuzz/fuzz_,$(FUZZ_HARNESSES))
+	HARNESSES="$(FUZZ_HARNESSES)" tests/fuzz/run.sh check $(FUZZ_CHECK_SECONDS)
+
+fuzz-coverage: $(addprefix build/fuzz-cov/fuzz_,$(FUZZ_HARNESSES))
+	HARNESSES="$(FUZZ_HARNESSES)" tests/fuzz/run.sh coverage
+
+fuzz-merge: $(addprefix build/fuzz/fuzz_,$(FUZZ_HARNESSES))
+	HARNESSES="$(FUZZ_HARNESSES)" tests/fuzz/run.sh merge
+
+# cppcheck and clang-tidy over every source: the POSIX ones (Linux, static,
+# divert) as built here, the Windows ones (and the files with _WIN32 parts)
+# for a mingw-w64 target.
+LINT_SRC = $(sort $(SRC) $(DIVERT_SRC) src/probe-resolve-static.c)
+LINT_WIN_SRC = $(sort $(filter-out $(LINT_SRC),$(WIN_SRC)) src/config.c src/main.c)
+CPPCHECK = cppcheck --std=c11 --enable=warning,style,performance,portability --inline-suppr --quiet \
+	--error-exitcode=1 --suppressions-list=.cppcheck-suppressions -D_GNU_SOURCE -Isrc
+lint:
+	$(CPPCHECK) -D__linux__ $(LINT_SRC)
+	$(CPPCHECK) -D_WIN32 -D_WIN32_WINNT=0x0A00 $(LINT_WIN_SRC)
+	LINT_CFLAGS="$(BASE_CFLAGS) -Isrc" \
+	LINT_WIN_CFLAGS="--target=x86_64-w64-mingw32 $(BASE_CFLAGS) -D_WIN32_WINNT=0x0A00 -Isrc" \
+		tests/lint/clang-tidy.sh $(LINT_SRC) --windows $(LINT_WIN_SRC)
+
+VALGRIND = valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all \
+	--track-origins=yes --quiet
+# The unit tests, then offline runs over the real captures (two option sets)
+# and the synthetic edge cases; each run's valgrind report in build/valgrind/.
+valgrind: build/unit/run build/hellosplit
+	@mkdir -p build/valgrind
+	$(VALGRIND) build/unit/run
+	@for pcap in tests/captures/*.pcap tests/offline/pcaps/*.pcap; do \
+		for opts in "" "--split-at 1,sni,midsld --tls-complete handshake"; do \
+			case $$pcap in tests/offline/*) [ -z "$$opts" ] || continue ;; esac; \
+			name=$$(basename $$pcap .pcap)$${opts:+-opts}; \
+			if $(VALGRIND) --log-file=build/valgrind/$$name.txt build/hellosplit $$opts --pcap-in $$pcap \
+				--pcap-out build/valgrind/$$name.pcap >/dev/null 2>&1; then \
+				echo "valgrind: clean: hellosplit $$opts --pcap-in $$pcap"; \
+			else \
+				cat build/valgrind/$$name.txt; echo "valgrind: FAILED: hellosplit $$opts --pcap-in $$pcap"; exit 1; \
+			fi; \
+		done; \
+	done

@@ -439,7 +439,8 @@ static int apply(struct config *c, const struct option_def *o, int negated, cons
 	case OPT_U64:
 		if (parse_u64(value, &n) || n < o->min || n > o->max) {
 			fprintf(err, "hellosplit: %s--%s: '%s' is not a number in %llu..%llu%s%s.\n", where, o->name, value,
-				(unsigned long long)o->min, (unsigned long long)o->max, o->metavar ? " " : "",
+				(unsigned long long)o->min, (unsigned long long)o->max,
+				o->metavar && strcmp(o->metavar, "N") ? " " : "",
 				o->metavar && strcmp(o->metavar, "N") ? o->metavar : "");
 			return -1;
 		}
@@ -668,11 +669,9 @@ enum config_result config_parse(struct config *c, int argc, char **argv, FILE *o
 
 void config_usage(FILE *out)
 {
-	static const char *const sections[] = {"split-at", "collect-timeout", "stats-json", "pcap-in", "queue-num",
-					       "queue-len", "divert-port", "help"};
-	static const char *const titles[] = {"Splitting", "Limits", "Output", "Offline", "Linux (NFQUEUE)",
-					     "Windows (WinDivert)", "FreeBSD (divert)", "General"};
-	const char *title = NULL;
+	static const char *const sections[] = {"split-at", "collect-timeout", "stats-json", "pcap-in", "help"};
+	static const char *const titles[] = {"Splitting", "Limits", "Output", "Offline", "General"};
+	const char *title = NULL, *shown = NULL;
 	size_t i, s = 0;
 
 	fprintf(out,
@@ -696,9 +695,14 @@ void config_usage(FILE *out)
 			title = titles[s++];
 		if (!(o->platforms & PLATFORM_THIS))
 			continue;
-		if (title) {            /* a heading only above options this build has */
+		/* Options of some platforms only: this build's platform heading. */
+		if (o->platforms != PLATFORM_ALL)
+			title = PLATFORM_THIS == PLATFORM_LINUX     ? "Linux (NFQUEUE)"
+				: PLATFORM_THIS == PLATFORM_WINDOWS ? "Windows (WinDivert)"
+								    : "FreeBSD (divert)";
+		if (title != shown) {     /* a heading only above options this build has */
 			fprintf(out, "\n %s:\n", title);
-			title = NULL;
+			shown = title;
 		}
 		if (o->short_name)
 			snprintf(head, sizeof(head), "-%c, --%s%s%s", o->short_name, o->name, o->metavar ? " " : "",

@@ -1,4 +1,4 @@
-/* log.c — one line per message on stderr, prefixed with the program name. */
+/* log.c — one line per message on stderr (or log_file), prefixed with the program name. */
 #include "log.h"
 
 #include <stdarg.h>
@@ -6,12 +6,20 @@
 #include <string.h>
 
 int log_verbosity;
+FILE *log_file;
+
+FILE *log_stream(void)
+{
+	return log_file ? log_file : stderr;
+}
 
 static void vlog(const char *fmt, va_list ap)
 {
-	fputs("hellosplit: ", stderr);
-	vfprintf(stderr, fmt, ap);
-	fputc('\n', stderr);
+	FILE *out = log_file ? log_file : stderr;
+
+	fputs("hellosplit: ", out);
+	vfprintf(out, fmt, ap);
+	fputc('\n', out);
 }
 
 void log_error(const char *fmt, ...)
@@ -78,9 +86,9 @@ void log_flow_event(void *ctx, const struct engine_flow_event *ev)
 	for (i = 0; i < ev->ncuts && k < sizeof(cuts); i++)
 		k += (size_t)snprintf(cuts + k, sizeof(cuts) - k, "%s%u", i ? "," : "", ev->cuts[i]);
 	if (!strcmp(ev->outcome, "split"))
-		fprintf(stderr, "hellosplit: %s -> %s sni=%s %s at %s (window %u)\n", src, dst, ev->sni ? sni : "-",
+		fprintf(log_stream(), "hellosplit: %s -> %s sni=%s %s at %s (window %u)\n", src, dst, ev->sni ? sni : "-",
 			ev->observe ? "would split" : "split", cuts, ev->window_len);
 	else
-		fprintf(stderr, "hellosplit: %s -> %s sni=%s passed unsplit (%s)\n", src, dst, ev->sni ? sni : "-",
+		fprintf(log_stream(), "hellosplit: %s -> %s sni=%s passed unsplit (%s)\n", src, dst, ev->sni ? sni : "-",
 			ev->outcome);
 }

@@ -2,9 +2,15 @@
 #ifndef HELLOSPLIT_LOG_H
 #define HELLOSPLIT_LOG_H
 
+#include <stdio.h>
+
 #include "engine.h"
 
 extern int log_verbosity;
+/* Where messages go; NULL (the default) is stderr. The Windows service sets
+ * its log file: a service has no stderr its C library could reopen. */
+extern FILE *log_file;
+FILE *log_stream(void);
 
 void log_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

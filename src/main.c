@@ -7,13 +7,21 @@
 #include "daemon.h"
 #include "log.h"
 #include "pcapio.h"
+#include "probe.h"
+#include "service.h"
 
 int main(int argc, char **argv)
 {
 	struct config cfg;
 
+	if (argc > 1 && !strcmp(argv[1], "probe"))
+		return probe_main(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "doctor"))
 		return doctor_main(argc - 1, argv + 1);
+#ifdef _WIN32
+	if (argc > 1 && !strcmp(argv[1], "service"))
+		return service_command(argc - 1, argv + 1);
+#endif
 	config_defaults(&cfg);
 	switch (config_parse(&cfg, argc, argv, stdout, stderr)) {
 	case CONFIG_EXIT_OK:

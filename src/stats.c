@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "file.h"
+
 static int is_gauge(const char *name)
 {
 	return !strncmp(name, "held_bytes", 10);
@@ -49,8 +51,8 @@ int stats_save_json(const char *path, const struct stats *s, double uptime_s)
 		err = -errno;
 	if (fclose(f) && !err)
 		err = -errno;
-	if (!err && rename(tmp, path))
-		err = -errno;
+	if (!err)
+		err = file_replace(tmp, path);
 	if (err)
 		remove(tmp);
 	return err ? err : 0;

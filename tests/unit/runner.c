@@ -15,6 +15,8 @@ void test_engine(void);
 void test_config(void);
 void test_stats(void);
 void test_hostlist(void);
+void test_clienthello(void);
+void test_probe(void);
 
 int main(void)
 {
@@ -28,6 +30,8 @@ int main(void)
 	test_config();
 	test_stats();
 	test_hostlist();
+	test_clienthello();
+	test_probe();
 	printf("%d passed, %d failed\n", test_passed, test_failed);
 	return test_failed ? 1 : 0;
 }

@@ -72,25 +72,25 @@ static void load_file_with_errors(void)
 	fprintf(f, "# blocked\nwww.blocked.example\n  example.org  # trailing comment\n\n*.bad.example\nok.example\n"
 		   "bad name\n");
 	fclose(f);
-	err = fmemopen(buf, sizeof(buf), "w");
+	err = test_memopen(buf, sizeof(buf));
 	CHECK_EQ(hostlist_load(&h, path, err), -1);
-	fclose(err);
+	test_memclose(err);
 	CHECK(strstr(buf, ":5: '*.bad.example'") != NULL);
 	CHECK(strstr(buf, ":7: 'bad name'") != NULL);
 	CHECK(strstr(buf, ":2:") == NULL);
 	f = fopen(path, "w");
 	fprintf(f, "www.blocked.example\r\n  example.org  # trailing comment\n");
 	fclose(f);
-	err = fmemopen(buf, sizeof(buf), "w");
+	err = test_memopen(buf, sizeof(buf));
 	CHECK_EQ(hostlist_load(&h, path, err), 0);
-	fclose(err);
+	test_memclose(err);
 	CHECK_EQ(h.count, 2);
 	CHECK(match(&h, "mail.example.org"));
 	hostlist_free(&h);
 	unlink(path);
-	err = fmemopen(buf, sizeof(buf), "w");
+	err = test_memopen(buf, sizeof(buf));
 	CHECK_EQ(hostlist_load(&h, "/nonexistent/hosts", err), -1);
-	fclose(err);
+	test_memclose(err);
 	CHECK(strstr(buf, "cannot open host list '/nonexistent/hosts'") != NULL);
 }
 

@@ -21,9 +21,9 @@ void test_stats(void)
 	s.packets = 12;
 	s.flows_split = 3;
 	s.held_bytes_peak = 4096;
-	f = fmemopen(buf, sizeof(buf), "w");
+	f = test_memopen(buf, sizeof(buf));
 	stats_write_json(f, &s, 1.5);
-	fclose(f);
+	test_memclose(f);
 	CHECK(buf[0] == '{');
 	CHECK(strstr(buf, "\"packets\":12,") != NULL);
 	CHECK(strstr(buf, "\"flows_split\":3,") != NULL);

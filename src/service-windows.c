@@ -1,0 +1,556 @@
+/* service-windows.c — `hellosplit service install|uninstall|start|stop`:
+ * hellosplit as a Windows service. install writes the options into a
+ * --config file and registers a service whose command line is
+ * `hellosplit.exe service run --config FILE`; under the service manager that
+ * runs the same WinDivert loop as the console, logging to a file beside the
+ * config, and a stop request releases every held packet before it ends. */
+#include <windows.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "config.h"
+#include "file.h"
+#include "log.h"
+#include "service.h"
+#include "windivert.h"
+#include "windows-util.h"
+
+#define SERVICE_NAME L"hellosplit"
+#define SERVICE_DISPLAY L"hellosplit (TLS ClientHello splitter)"
+#define SERVICE_DESCRIPTION                                                                              \
+	L"Splits the first TLS ClientHello of each outbound HTTPS connection into several TCP segments "  \
+	L"(WinDivert). Options: %ProgramData%\\hellosplit\\hellosplit.conf"
+#define LOG_ROTATE_BYTES (4 * 1024 * 1024)
+#define WAIT_STATE_MS 15000
+#define BFE_WAIT_S 30           /* at boot the service may start before the Base Filtering Engine */
+
+static SERVICE_STATUS_HANDLE status_handle;
+static SERVICE_STATUS status;
+static char service_config[MAX_PATH * 3];
+
+static void usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: hellosplit service install [OPTIONS]   register the service (starts with Windows) with\n"
+		"                                              these options, written to\n"
+		"                                              %%ProgramData%%\\hellosplit\\hellosplit.conf\n"
+		"       hellosplit service start | stop        start or stop it now\n"
+		"       hellosplit service uninstall           stop and remove it (keeps the config and the log)\n"
+		"Run them in an Administrator prompt. The service logs to %%ProgramData%%\\hellosplit\\hellosplit.log.\n");
+}
+
+static const char *error_text(DWORD code)
+{
+	static char text[256];
+
+	return windows_error_text(code, text, sizeof(text));
+}
+
+/* %ProgramData%\hellosplit\NAME (narrow, for fopen and config_parse). */
+static int data_path(const char *name, char *out, size_t n)
+{
+	char base[MAX_PATH];
+	DWORD len = GetEnvironmentVariableA("ProgramData", base, sizeof(base));
+
+	if (len == 0 || len >= sizeof(base))
+		snprintf(base, sizeof(base), "C:\\ProgramData");
+	return snprintf(out, n, "%s\\hellosplit%s%s", base, *name ? "\\" : "", name) >= (int)n ? -1 : 0;
+}
+
+/* ---- install: the options as a --config file */
+
+/* Writes one "name value" line per option of argv (already validated by
+ * check_options). Returns 0 or 1. */
+static int write_config(const char *path, int argc, char **argv)
+{
+	char tmp[MAX_PATH * 3 + 8], full[MAX_PATH * 3];
+	FILE *f;
+	int i, rc = 0;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+	f = fopen(tmp, "w");
+	if (!f) {
+		log_error("cannot write '%s': %s.", tmp, strerror(errno));
+		return 1;
+	}
+	fprintf(f, "# hellosplit service options, one a line (see hellosplit --help).\n"
+		   "# Written by 'hellosplit service install'. After a change:\n"
+		   "#   hellosplit service stop && hellosplit service start\n");
+	for (i = 0; i < argc; i++) {
+		const char *arg = argv[i], *value = NULL, *metavar, *eq;
+		char name[64];
+		size_t len;
+		int takes;
+
+		if (arg[0] == '-' && arg[1] == 'v') {          /* -v, -vv */
+			for (len = 1; arg[len] == 'v'; len++)
+				fprintf(f, "verbose\n");
+			continue;
+		}
+		eq = strchr(arg, '=');
+		len = eq ? (size_t)(eq - arg - 2) : strlen(arg + 2);
+		snprintf(name, sizeof(name), "%.*s", (int)(len < sizeof(name) ? len : sizeof(name) - 1), arg + 2);
+		takes = config_option_info(name, &metavar);
+		if (takes == 1)
+			value = eq ? eq + 1 : argv[++i];
+		/* The service runs in System32: relative file names would point there. */
+		if (value && metavar && !strcmp(metavar, "FILE") && GetFullPathNameA(value, sizeof(full), full, NULL))
+			value = full;
+		fprintf(f, "%s%s%s\n", name, value ? " " : "", value ? value : "");
+	}
+	if (fclose(f) && rc == 0) {
+		log_error("cannot write '%s': %s.", tmp, strerror(errno));
+		rc = 1;
+	}
+	if (rc == 0 && file_replace(tmp, path)) {
+		log_error("cannot write '%s': %s.", path, strerror(errno));
+		rc = 1;
+	}
+	if (rc)
+		remove(tmp);
+	return rc;
+}
+
+/* The options must make a valid daemon configuration; some make no sense for
+ * a service. Returns 0 or 2. */
+static int check_options(int argc, char **argv)
+{
+	static const char *const refused[] = {"--config", "--pcap-in", "--pcap-out", "--print-interfaces", "--help",
+					      "--version", "-h", "-V"};
+	struct config cfg;
+	char **args = calloc((size_t)argc + 2, sizeof(char *)), filter[4096], err[512];
+	int i, rc = 0;
+	size_t r;
+
+	if (!args)
+		return 1;
+	for (i = 0; i < argc; i++)
+		if (strpbrk(argv[i], "#\r\n")) {     /* '#' starts a comment in the config file */
+			log_error("service install: '%s': a value with '#' or a line break cannot go into the config file.",
+				  argv[i]);
+			free(args);
+			return 2;
+		}
+	for (i = 0; i < argc; i++)
+		for (r = 0; r < sizeof(refused) / sizeof(refused[0]); r++)
+			if (!strncmp(argv[i], refused[r], strlen(refused[r])) &&
+			    (argv[i][strlen(refused[r])] == 0 || argv[i][strlen(refused[r])] == '=')) {
+				log_error("service install: %s is not a service option. Give the daemon's options "
+					  "(e.g. --split-at 5,midsld); install writes them into the config file.",
+					  refused[r]);
+				free(args);
+				return 2;
+			}
+	args[0] = "hellosplit";
+	memcpy(args + 1, argv, (size_t)argc * sizeof(char *));
+	config_defaults(&cfg);
+	if (config_parse(&cfg, argc + 1, args, stdout, stderr) != CONFIG_RUN)
+		rc = 2;
+	else if (windivert_filter(&cfg, filter, sizeof(filter), err, sizeof(err))) {
+		log_error("%s.", err);
+		rc = 2;
+	}
+	free(args);
+	return rc;
+}
+
+static int need_admin(const char *what)
+{
+	if (windows_is_elevated())
+		return 0;
+	log_error("'hellosplit service %s' needs Administrator rights: open a Command Prompt with "
+		  "'Run as administrator' and run it there.",
+		  what);
+	return 1;
+}
+
+static SC_HANDLE open_manager(DWORD access)
+{
+	SC_HANDLE scm = OpenSCManagerW(NULL, NULL, access);
+
+	if (!scm)
+		log_error("cannot open the service manager (error %lu: %s).", GetLastError(), error_text(GetLastError()));
+	return scm;
+}
+
+static int install(int argc, char **argv)
+{
+	wchar_t exe[MAX_PATH], command[MAX_PATH * 2 + 64], wconfig[MAX_PATH];
+	SERVICE_DESCRIPTIONW description = {(wchar_t *)SERVICE_DESCRIPTION};
+	char dir[MAX_PATH * 3], config[MAX_PATH * 3], log[MAX_PATH * 3], exe8[MAX_PATH * 3];
+	SC_HANDLE scm, svc;
+	int rc, updated = 0;
+
+	if ((rc = check_options(argc, argv)) != 0)
+		return rc;
+	if (need_admin("install"))
+		return 1;
+	if (windows_exe_path(exe, MAX_PATH) || data_path("", dir, sizeof(dir)) ||
+	    data_path("hellosplit.conf", config, sizeof(config)) || data_path("hellosplit.log", log, sizeof(log))) {
+		log_error("the path of hellosplit.exe or of %%ProgramData%% is too long.");
+		return 1;
+	}
+	if (!CreateDirectoryA(dir, NULL) && GetLastError() != ERROR_ALREADY_EXISTS) {
+		log_error("cannot create '%s' (error %lu: %s).", dir, GetLastError(), error_text(GetLastError()));
+		return 1;
+	}
+	if ((rc = write_config(config, argc, argv)) != 0)
+		return rc;
+	MultiByteToWideChar(CP_ACP, 0, config, -1, wconfig, MAX_PATH);
+	_snwprintf(command, sizeof(command) / sizeof(command[0]), L"\"%ls\" service run --config \"%ls\"", exe, wconfig);
+	command[sizeof(command) / sizeof(command[0]) - 1] = 0;
+	scm = open_manager(SC_MANAGER_CREATE_SERVICE | SC_MANAGER_CONNECT);
+	if (!scm)
+		return 1;
+	svc = CreateServiceW(scm, SERVICE_NAME, SERVICE_DISPLAY, SERVICE_ALL_ACCESS, SERVICE_WIN32_OWN_PROCESS,
+			     SERVICE_AUTO_START, SERVICE_ERROR_NORMAL, command, NULL, NULL, NULL, NULL, NULL);
+	if (!svc && GetLastError() == ERROR_SERVICE_EXISTS) {
+		svc = OpenServiceW(scm, SERVICE_NAME, SERVICE_ALL_ACCESS);
+		if (svc && !ChangeServiceConfigW(svc, SERVICE_WIN32_OWN_PROCESS, SERVICE_AUTO_START, SERVICE_ERROR_NORMAL,
+						 command, NULL, NULL, NULL, NULL, NULL, SERVICE_DISPLAY)) {
+			CloseServiceHandle(svc);
+			svc = NULL;
+		}
+		updated = 1;
+	}
+	if (!svc) {
+		log_error("cannot register the service (error %lu: %s).", GetLastError(), error_text(GetLastError()));
+		CloseServiceHandle(scm);
+		return 1;
+	}
+	ChangeServiceConfig2W(svc, SERVICE_CONFIG_DESCRIPTION, &description);
+	CloseServiceHandle(svc);
+	CloseServiceHandle(scm);
+	windows_utf8(exe, exe8, sizeof(exe8));
+	printf("hellosplit: service %s: it runs %s at every Windows start (keep the file there).\n"
+	       "  options: %s\n  log:     %s\n%s",
+	       updated ? "updated" : "installed", exe8, config, log,
+	       updated ? "Restart it for the new options: hellosplit service stop, then hellosplit service start\n"
+		       : "Start it now: hellosplit service start\n");
+	return 0;
+}
+
+/* ---- start, stop, uninstall */
+
+static SC_HANDLE open_service(SC_HANDLE *scm, DWORD access, int *missing)
+{
+	SC_HANDLE svc;
+
+	*missing = 0;
+	*scm = open_manager(SC_MANAGER_CONNECT);
+	if (!*scm)
+		return NULL;
+	svc = OpenServiceW(*scm, SERVICE_NAME, access);
+	if (!svc) {
+		*missing = GetLastError() == ERROR_SERVICE_DOES_NOT_EXIST;
+		if (!*missing)
+			log_error("cannot open the hellosplit service (error %lu: %s).", GetLastError(),
+				  error_text(GetLastError()));
+		CloseServiceHandle(*scm);
+	}
+	return svc;
+}
+
+/* Waits until the service leaves pending states; returns the last state. */
+static DWORD wait_state(SC_HANDLE svc, DWORD pending, SERVICE_STATUS *s)
+{
+	DWORD waited;
+
+	for (waited = 0; waited < WAIT_STATE_MS; waited += 100) {
+		if (!QueryServiceStatus(svc, s))
+			return 0;
+		if (s->dwCurrentState != pending)
+			break;
+		Sleep(100);
+	}
+	return s->dwCurrentState;
+}
+
+/* The last lines of the service log, to show why it stopped. */
+static void print_log_tail(const char *path)
+{
+	char buf[2048];
+	FILE *f = fopen(path, "rb");
+	long size, n;
+
+	if (!f)
+		return;
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	fseek(f, size > (long)sizeof(buf) - 1 ? size - (long)sizeof(buf) + 1 : 0, SEEK_SET);
+	n = (long)fread(buf, 1, sizeof(buf) - 1, f);
+	fclose(f);
+	buf[n > 0 ? n : 0] = 0;
+	fprintf(stderr, "--- end of %s ---\n%s", path, buf);
+}
+
+static int start(void)
+{
+	SC_HANDLE scm, svc;
+	SERVICE_STATUS s;
+	char log[MAX_PATH * 3], why[300] = "";
+	int missing;
+
+	if (need_admin("start"))
+		return 1;
+	data_path("hellosplit.log", log, sizeof(log));
+	svc = open_service(&scm, SERVICE_START | SERVICE_QUERY_STATUS, &missing);
+	if (!svc) {
+		if (missing)
+			log_error("the hellosplit service is not installed: hellosplit service install [OPTIONS].");
+		return 1;
+	}
+	if (!StartServiceW(svc, 0, NULL) && GetLastError() != ERROR_SERVICE_ALREADY_RUNNING)
+		snprintf(why, sizeof(why), "error %lu: %s; ", GetLastError(), error_text(GetLastError()));
+	memset(&s, 0, sizeof(s));
+	wait_state(svc, SERVICE_START_PENDING, &s);
+	CloseServiceHandle(svc);
+	CloseServiceHandle(scm);
+	if (s.dwCurrentState == SERVICE_RUNNING) {
+		printf("hellosplit: the service is running. Its log: %s\n", log);
+		return 0;
+	}
+	/* A service that stops at once may make StartService itself fail. */
+	log_error("the hellosplit service did not start (%sstate %lu, exit code %lu). Its log: %s", why,
+		  s.dwCurrentState,
+		  s.dwWin32ExitCode == ERROR_SERVICE_SPECIFIC_ERROR ? s.dwServiceSpecificExitCode : s.dwWin32ExitCode, log);
+	print_log_tail(log);
+	return 1;
+}
+
+/* Returns 0 when the service is stopped (or was not running) and its
+ * process has ended: until then hellosplit.exe and WinDivert.dll are in use. */
+static int stop_service(SC_HANDLE svc)
+{
+	SERVICE_STATUS_PROCESS sp;
+	SERVICE_STATUS s;
+	HANDLE process = NULL;
+	DWORD got;
+
+	if (QueryServiceStatusEx(svc, SC_STATUS_PROCESS_INFO, (BYTE *)&sp, sizeof(sp), &got) && sp.dwProcessId)
+		process = OpenProcess(SYNCHRONIZE, FALSE, sp.dwProcessId);
+	if (!ControlService(svc, SERVICE_CONTROL_STOP, &s)) {
+		if (process)
+			CloseHandle(process);
+		if (GetLastError() == ERROR_SERVICE_NOT_ACTIVE)
+			return 0;
+		log_error("cannot stop the hellosplit service (error %lu: %s).", GetLastError(), error_text(GetLastError()));
+		return 1;
+	}
+	if (wait_state(svc, SERVICE_STOP_PENDING, &s) != SERVICE_STOPPED) {
+		log_error("the hellosplit service did not stop within %u s.", WAIT_STATE_MS / 1000);
+		if (process)
+			CloseHandle(process);
+		return 1;
+	}
+	if (process) {
+		WaitForSingleObject(process, WAIT_STATE_MS);
+		CloseHandle(process);
+	}
+	return 0;
+}
+
+static int stop(void)
+{
+	SC_HANDLE scm, svc;
+	int missing, rc;
+
+	if (need_admin("stop"))
+		return 1;
+	svc = open_service(&scm, SERVICE_STOP | SERVICE_QUERY_STATUS, &missing);
+	if (!svc) {
+		if (missing)
+			log_error("the hellosplit service is not installed.");
+		return 1;
+	}
+	rc = stop_service(svc);
+	if (rc == 0)
+		printf("hellosplit: the service is stopped.\n");
+	CloseServiceHandle(svc);
+	CloseServiceHandle(scm);
+	return rc;
+}
+
+static int uninstall(void)
+{
+	SC_HANDLE scm, svc;
+	char dir[MAX_PATH * 3];
+	int missing, rc = 0;
+
+	if (need_admin("uninstall"))
+		return 1;
+	data_path("", dir, sizeof(dir));
+	svc = open_service(&scm, SERVICE_STOP | SERVICE_QUERY_STATUS | DELETE, &missing);
+	if (!svc) {
+		if (missing)
+			printf("hellosplit: the service is not installed; nothing to remove.\n");
+		return missing ? 0 : 1;
+	}
+	if (stop_service(svc))
+		rc = 1;
+	else if (!DeleteService(svc)) {
+		log_error("cannot remove the hellosplit service (error %lu: %s).", GetLastError(), error_text(GetLastError()));
+		rc = 1;
+	} else {
+		printf("hellosplit: service removed. Kept its options and log in %s (delete them if you wish).\n", dir);
+	}
+	CloseServiceHandle(svc);
+	CloseServiceHandle(scm);
+	return rc;
+}
+
+/* ---- run: under the service manager */
+
+static void report(DWORD state, DWORD exit_code, DWORD wait_hint)
+{
+	status.dwServiceType = SERVICE_WIN32_OWN_PROCESS;
+	status.dwCurrentState = state;
+	status.dwControlsAccepted = state == SERVICE_RUNNING ? SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN : 0;
+	status.dwWin32ExitCode = exit_code ? ERROR_SERVICE_SPECIFIC_ERROR : NO_ERROR;
+	status.dwServiceSpecificExitCode = exit_code;
+	status.dwWaitHint = wait_hint;
+	if (state == SERVICE_START_PENDING || state == SERVICE_STOP_PENDING)
+		status.dwCheckPoint++;
+	else
+		status.dwCheckPoint = 0;
+	SetServiceStatus(status_handle, &status);
+}
+
+static DWORD WINAPI control_handler(DWORD control, DWORD type, void *data, void *ctx)
+{
+	(void)type;
+	(void)data;
+	(void)ctx;
+	switch (control) {
+	case SERVICE_CONTROL_STOP:
+	case SERVICE_CONTROL_SHUTDOWN:
+		report(SERVICE_STOP_PENDING, 0, 5000);
+		windivert_stop();              /* the loop releases the held packets, then ends */
+		return NO_ERROR;
+	case SERVICE_CONTROL_INTERROGATE:
+		return NO_ERROR;
+	default:
+		return ERROR_CALL_NOT_IMPLEMENTED;
+	}
+}
+
+static void running(void *ctx)
+{
+	(void)ctx;
+	report(SERVICE_RUNNING, 0, 0);
+}
+
+/* The log beside the config (a big one is moved aside first). A service has
+ * no stderr: everything goes through log_file. */
+static FILE *open_log(void)
+{
+	char path[MAX_PATH * 3 + 8], old[MAX_PATH * 3 + 8], *slash;
+	WIN32_FILE_ATTRIBUTE_DATA info;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s", service_config);
+	slash = strrchr(path, '\\');
+	snprintf(slash ? slash + 1 : path, sizeof(path) - (size_t)(slash ? slash + 1 - path : 0), "hellosplit.log");
+	if (GetFileAttributesExA(path, GetFileExInfoStandard, &info) &&
+	    (info.nFileSizeHigh || info.nFileSizeLow > LOG_ROTATE_BYTES)) {
+		snprintf(old, sizeof(old), "%s.old", path);
+		file_replace(path, old);
+	}
+	f = fopen(path, "a");
+	if (f)
+		setvbuf(f, NULL, _IONBF, 0);
+	return f;
+}
+
+static void log_stamp(const char *what, int rc)
+{
+	char stamp[64];
+	time_t now = time(NULL);
+
+	strftime(stamp, sizeof(stamp), "%Y-%m-%d %H:%M:%S", localtime(&now));
+	if (rc < 0)
+		fprintf(log_stream(), "hellosplit: service %s at %s (hellosplit %s, options from %s)\n", what, stamp,
+			HELLOSPLIT_VERSION, service_config);
+	else
+		fprintf(log_stream(), "hellosplit: service %s at %s (exit code %d)\n", what, stamp, rc);
+}
+
+static void WINAPI service_entry(DWORD argc, wchar_t **argv)
+{
+	char *args[] = {"hellosplit", "--config", service_config, NULL};
+	struct config cfg;
+	int rc;
+
+	(void)argc;
+	(void)argv;
+	status_handle = RegisterServiceCtrlHandlerExW(SERVICE_NAME, control_handler, NULL);
+	if (!status_handle)
+		return;
+	report(SERVICE_START_PENDING, 0, (BFE_WAIT_S + 5) * 1000);
+	log_file = open_log();
+	log_stamp("starting", -1);
+	if (windivert_stop_init()) {
+		log_error("cannot create an event (error %lu).", GetLastError());
+		report(SERVICE_STOPPED, 1, 0);
+		return;
+	}
+	config_defaults(&cfg);
+	if (config_parse(&cfg, 3, args, log_stream(), log_stream()) != CONFIG_RUN) {
+		log_error("the options in %s are not valid; fix them, then: hellosplit service start.", service_config);
+		log_stamp("stopped", 2);
+		report(SERVICE_STOPPED, 2, 0);
+		return;
+	}
+	log_verbosity = cfg.verbose;
+	rc = windivert_run(&cfg, BFE_WAIT_S, running, NULL);
+	log_stamp("stopped", rc);
+	report(SERVICE_STOPPED, (DWORD)rc, 0);
+}
+
+static int run(int argc, char **argv)
+{
+	SERVICE_TABLE_ENTRYW table[] = {{SERVICE_NAME, service_entry}, {NULL, NULL}};
+
+	if (argc != 3 || strcmp(argv[1], "--config")) {
+		log_error("usage: hellosplit service run --config FILE (what the service manager starts).");
+		return 2;
+	}
+	snprintf(service_config, sizeof(service_config), "%s", argv[2]);
+	if (!StartServiceCtrlDispatcherW(table)) {
+		if (GetLastError() == ERROR_FAILED_SERVICE_CONTROLLER_CONNECT) {
+			log_error("'hellosplit service run' is started by the service manager. Use 'hellosplit service "
+				  "start', or run hellosplit with your options directly.");
+			return 2;
+		}
+		log_error("cannot connect to the service manager (error %lu: %s).", GetLastError(),
+			  error_text(GetLastError()));
+		return 1;
+	}
+	return (int)status.dwServiceSpecificExitCode;
+}
+
+int service_command(int argc, char **argv)
+{
+	const char *what = argc > 1 ? argv[1] : "";
+
+	if (!strcmp(what, "install"))
+		return install(argc - 2, argv + 2);
+	if (argc == 2 && !strcmp(what, "uninstall"))
+		return uninstall();
+	if (argc == 2 && !strcmp(what, "start"))
+		return start();
+	if (argc == 2 && !strcmp(what, "stop"))
+		return stop();
+	if (!strcmp(what, "run"))
+		return run(argc - 1, argv + 1);
+	if (argc == 2 && (!strcmp(what, "--help") || !strcmp(what, "-h"))) {
+		usage(stdout);
+		return 0;
+	}
+	usage(stderr);
+	return 2;
+}
