@@ -532,6 +532,19 @@ static void forget_flow(struct engine *e, struct flow *f)
 	flow_remove(&e->table, f);
 }
 
+/* The rules and filters never show the engine a SYN, so a connection that
+ * reuses the 4-tuple of a finished flow is recognised by its first packet:
+ * a ClientHello record header at a sequence number outside the old window. */
+static int new_connection_on_tuple(const struct flow *f, const struct packet *p)
+{
+	const uint8_t *d = p->data + p->payload_off;
+
+	if (f->state < FLOW_INJECTED || p->payload_len < 6 || p->seq == f->base_seq ||
+	    p->seq - f->base_seq < f->window_len)
+		return 0;
+	return d[0] == 0x16 && d[1] == 0x03 && d[5] == 0x01;
+}
+
 int engine_packet(struct engine *e, const uint8_t *data, size_t len, const void *meta, uint64_t now)
 {
 	struct packet p;
@@ -553,6 +566,10 @@ int engine_packet(struct engine *e, const uint8_t *data, size_t len, const void 
 	flow_key_of(&p, &key);
 	hash = flow_hash(&e->table, &key);
 	f = flow_lookup(&e->table, &key, hash);
+	if (f && new_connection_on_tuple(f, &p)) {
+		forget_flow(e, f);
+		f = NULL;
+	}
 	if (p.flags & TCP_SYN) {                      /* a new connection on this tuple */
 		if (f) {
 			if (f->state == FLOW_COLLECTING)

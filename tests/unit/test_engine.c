@@ -448,6 +448,19 @@ static void rst_fin_syn(void)
 	n = mk(p, 4, 202, 5001, 1, TCP_ACK | TCP_PSH, hello_blocked, sizeof(hello_blocked), 3);
 	CHECK_EQ(feed(e, p, n, 1, 2), ENGINE_STOLEN);
 	CHECK_EQ(engine_stats(e)->flows_split, 2);
+	/* no SYN seen (the rules never queue one): a hello at a new sequence
+	 * number on a finished tuple is a new connection, split again */
+	n = mk(p, 4, 202, 5518, 9, TCP_ACK | TCP_PSH, (const uint8_t *)"\x17\x03\x03\x00\x01\x01", 6, 4);
+	CHECK_EQ(feed(e, p, n, 1, 3), ENGINE_PASS | ENGINE_DONE);    /* the answer was seen: done */
+	n = mk(p, 4, 202, 777777, 1, TCP_ACK | TCP_PSH, hello_blocked, sizeof(hello_blocked), 5);
+	CHECK_EQ(feed(e, p, n, 1, 4), ENGINE_STOLEN);
+	CHECK_EQ(engine_stats(e)->flows_split, 3);
+	/* but the old hello retransmitted, or a hello-like record inside the
+	 * window, is not a new connection */
+	n = mk(p, 4, 202, 777777, 1, TCP_ACK | TCP_PSH, hello_blocked, sizeof(hello_blocked), 6);
+	CHECK_EQ(feed(e, p, n, 1, 5), ENGINE_STOLEN);                  /* re-split, same flow */
+	CHECK_EQ(engine_stats(e)->flows_split, 3);
+	CHECK_EQ(engine_stats(e)->resplit_retransmits, 1);
 	engine_destroy(e);
 }
 
