@@ -69,18 +69,39 @@ static int check_privileges(void)
 	return -1;
 }
 
+/* A user from /etc/passwd itself: getpwnam would load NSS modules, which a
+ * static build (Android, OpenWrt, build/static) cannot. */
+static int passwd_lookup(const char *name, uid_t *uid, gid_t *gid)
+{
+	FILE *f = fopen("/etc/passwd", "re");
+	struct passwd *pw;
+	int found = 0;
+
+	if (!f)
+		return -1;
+	while (!found && (pw = fgetpwent(f)) != NULL) {
+		if (!strcmp(pw->pw_name, name)) {
+			*uid = pw->pw_uid;
+			*gid = pw->pw_gid;
+			found = 1;
+		}
+	}
+	fclose(f);
+	return found ? 0 : -1;
+}
+
 /* --user NAME or UID:GID; default nobody, or 65534:65534 where no such user
  * exists (Android). root keeps the packet path as root. */
 static int resolve_user(const char *user, uid_t *uid, gid_t *gid)
 {
-	struct passwd *pw;
 	unsigned long u, g;
 	char *end;
 
 	if (!user) {
-		pw = getpwnam("nobody");
-		*uid = pw ? pw->pw_uid : 65534;
-		*gid = pw ? pw->pw_gid : 65534;
+		if (passwd_lookup("nobody", uid, gid)) {
+			*uid = 65534;
+			*gid = 65534;
+		}
 		return 0;
 	}
 	if (strchr(user, ':')) {
@@ -99,13 +120,10 @@ static int resolve_user(const char *user, uid_t *uid, gid_t *gid)
 		log_error("--user %s: expected a name or UID:GID (numbers).", user);
 		return -1;
 	}
-	pw = getpwnam(user);
-	if (!pw) {
-		log_error("--user %s: no such user. Give an existing user or UID:GID.", user);
+	if (passwd_lookup(user, uid, gid)) {
+		log_error("--user %s: no such user in /etc/passwd. Give an existing user or UID:GID.", user);
 		return -1;
 	}
-	*uid = pw->pw_uid;
-	*gid = pw->pw_gid;
 	return 0;
 }
 
@@ -139,6 +157,7 @@ static int child_signals(void)
 	sigaddset(&set, SIGINT);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGUSR1);
+	sigaddset(&set, SIGUSR2);
 	sigaddset(&set, SIGHUP);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
@@ -164,7 +183,7 @@ static int packet_path(const struct config *cfg, pid_t parent, uid_t uid, gid_t 
 	struct nfqueue q;
 	struct engine *e;
 	char err[512];
-	int sfd = child_signals(), running = 1, rc = 0;
+	int sfd = child_signals(), running = 1, quiet = 0, rc = 0;
 	uint64_t start = now_ms(), next_stats;
 
 	e = engine_create(&cfg->engine, nfqueue_emit, &q);
@@ -221,6 +240,8 @@ static int packet_path(const struct config *cfg, pid_t parent, uid_t uid, gid_t 
 				stats_print(stderr, engine_stats(e), (double)(now - start) / 1000);
 			else if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM)
 				running = 0;
+			else if (si.ssi_signo == SIGUSR2)      /* the parent gave up starting */
+				running = 0, quiet = 1;
 		}
 		if (now >= next_stats) {
 			stats_print(stderr, engine_stats(e), (double)(now - start) / 1000);
@@ -234,7 +255,9 @@ out:
 	if (q.inject_errors)
 		log_error("%llu packets could not be injected (last error: %s).", (unsigned long long)q.inject_errors,
 			  strerror(q.last_inject_errno));
-	stats_print(stderr, engine_stats(e), (double)(now_ms() - start) / 1000);
+	/* A start that failed ends with the parent's one-line reason, not stats. */
+	if (!quiet)
+		stats_print(stderr, engine_stats(e), (double)(now_ms() - start) / 1000);
 	send_stats(stats_fd, engine_stats(e), (double)(now_ms() - start) / 1000);
 	nfqueue_close(&q);
 	engine_destroy(e);
@@ -347,7 +370,7 @@ int daemon_run(const struct config *cfg)
 		return rc ? rc : 1;
 	}
 	if (rules_install(cfg)) {
-		kill(pid, SIGTERM);
+		kill(pid, SIGUSR2);
 		wait_child(pid, 0);
 		return 1;
 	}

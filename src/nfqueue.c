@@ -24,7 +24,7 @@
 #define QUEUE_MAXLEN 4096
 #define NLA_ALIGN4(n) (((n) + 3u) & ~3u)
 
-_Static_assert(sizeof(struct nfqueue_meta) <= PACKET_META_SIZE, "nfqueue meta fits");
+_Static_assert(sizeof(struct nfqueue_meta) == PACKET_META_SIZE, "nfqueue meta is the engine's meta size");
 
 /* ---- walking a received buffer */
 
@@ -148,6 +148,27 @@ static int open_raw(int family)
 	return fd;
 }
 
+/* The netlink port that has bound queue_num in this network namespace, or
+ * -1. The kernel refuses a second bind with EPERM, the same answer as for a
+ * missing CAP_NET_ADMIN, so its own list of bound queues tells them apart. */
+static long queue_owner(uint16_t queue_num)
+{
+	FILE *f = fopen("/proc/net/netfilter/nfnetlink_queue", "re");
+	char line[256];
+	unsigned num;
+	long portid, owner = -1;
+
+	if (!f)
+		return -1;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "%u %ld", &num, &portid) == 2 && num == queue_num) {
+			owner = portid;
+			break;
+		}
+	fclose(f);
+	return owner;
+}
+
 int nfqueue_open(struct nfqueue *q, uint16_t queue_num, uint32_t fwmark, uint32_t done_mark, char *err,
 		 size_t errlen)
 {
@@ -189,9 +210,12 @@ int nfqueue_open(struct nfqueue *q, uint16_t queue_num, uint32_t fwmark, uint32_
 	}
 	r = send_config(q, NFQA_CFG_CMD, &bind_cmd, sizeof(bind_cmd), 0, NULL, 0);
 	if (r) {
-		if (r == -EBUSY)
-			snprintf(err, errlen, "NFQUEUE %u is already used by another program. Stop it, or choose "
-				 "another queue with --queue-num.", queue_num);
+		long owner = r == -EPERM ? queue_owner(queue_num) : -1;
+
+		if (r == -EBUSY || owner >= 0)
+			snprintf(err, errlen, "NFQUEUE %u is already used by another program (netlink port %ld, "
+				 "usually its PID). Stop it, or choose another queue with --queue-num.", queue_num,
+				 owner);
 		else if (r == -EPERM)
 			snprintf(err, errlen, "binding NFQUEUE %u was refused (%s). Run as root (CAP_NET_ADMIN).",
 				 queue_num, strerror(-r));
@@ -332,11 +356,11 @@ void nfqueue_emit(void *ctx, const uint8_t *pkt, uint32_t len, const void *meta_
 		q->inject_errors++;
 		return;
 	}
-	if (*current != mark) {
-		if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) == 0)
-			*current = mark;
-	}
-	if (sendto(fd, pkt, len, 0, (struct sockaddr *)&to, tolen) < 0) {
+	if (*current != mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) == 0)
+		*current = mark;
+	/* Without its mark a packet would be queued again and, on Android, routed
+	 * by the wrong network's table: it is not sent at all. */
+	if (*current != mark || sendto(fd, pkt, len, 0, (struct sockaddr *)&to, tolen) < 0) {
 		if (q->inject_errors++ == 0 || errno != q->last_inject_errno)
 			log_error("injecting a %u-byte packet failed: %s.", len, strerror(errno));
 		q->last_inject_errno = errno;

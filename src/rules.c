@@ -326,12 +326,19 @@ static int install_iptables(const struct config *cfg, const char *tool)
 		    !strcmp(l.cmd[queue_rule].argv[l.cmd[queue_rule].argc - 2], "--queue-num"))
 			break;
 	bad = run_list(&l, 0, l.count, err, sizeof(err));
-	if (bad == queue_rule && strstr(err, "connbytes")) {
-		log_info("%s: the kernel has no connbytes match (%s); queueing each flow until it is done "
-			 "(connmark only).", tool, err);
+	if (bad == queue_rule) {
+		/* Not every iptables names the missing match (1.8.9 may say only "No
+		 * chain/target/match by that name"): when the rule works without
+		 * connbytes, connbytes was what the kernel lacks. */
+		char first[1024];
+
+		snprintf(first, sizeof(first), "%s", err);
 		memset(&l, 0, sizeof(l));
 		rules_iptables_build(&l, tool, cfg, 0);
 		bad = run_list(&l, queue_rule, l.count, err, sizeof(err));
+		if (bad < 0)
+			log_info("%s: the kernel has no connbytes match (%s); queueing each flow until it is done "
+				 "(connmark only).", tool, first);
 	}
 	if (bad >= 0) {
 		describe(&l.cmd[bad], cmd, sizeof(cmd));
@@ -339,6 +346,20 @@ static int install_iptables(const struct config *cfg, const char *tool)
 		return -1;
 	}
 	return 0;
+}
+
+/* nft follows its error line with the offending rule and a caret line: keep
+ * the error itself (after "Error: " when present), so the message stays the
+ * one line the CLI contract promises. */
+static void one_line(char *err)
+{
+	char *e = strstr(err, "Error: "), *nl;
+
+	if (e)
+		memmove(err, e + 7, strlen(e + 7) + 1);
+	nl = strchr(err, '\n');
+	if (nl)
+		*nl = 0;
 }
 
 static int install_nftables(const struct config *cfg)
@@ -360,6 +381,7 @@ static int install_nftables(const struct config *cfg)
 	argv[3] = "-";
 	argv[4] = NULL;
 	if (rules_run(argv, text, err, sizeof(err)) != 0) {
+		one_line(err);
 		if (strstr(err, "queue") || strstr(err, "Operation not supported") || strstr(err, "No such file"))
 			log_error("--rules nftables: this kernel has no nftables queue support (CONFIG_NFT_QUEUE); "
 				  "use --rules iptables. nft said: %s", err);
@@ -371,6 +393,7 @@ static int install_nftables(const struct config *cfg)
 	argv[2] = "-";
 	argv[3] = NULL;
 	if (rules_run(argv, text, err, sizeof(err)) != 0) {
+		one_line(err);
 		log_error("--rules nftables: installing the ruleset failed: %s", err);
 		return -1;
 	}

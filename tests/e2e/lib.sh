@@ -72,6 +72,32 @@
 # Captures
 #   capture_start NS IFACE FILE [FILTER...]   tcpdump -U --immediate-mode
 #   capture_stop [FILE]                 stop one capture (or all) and wait
+#   (check captures with hello_layout.py -- one stream in detail -- or
+#   hello_segments.py -- asserts the hello segments of every stream)
+# hellosplit (the daemon under test; binary $HELLOSPLIT, default build/hellosplit)
+#   hs_require                          exit 1 unless the binary exists (sets HS_BIN)
+#   hs_start NS [ARGS...]               start `hellosplit -v --stats-json F ARGS` in
+#                                       NS and wait until its rules are in: HS_PID,
+#                                       HS_LOG, HS_STATS; returns 1 (log printed,
+#                                       exit status in HS_RC) when it does not come up
+#   hs_child [PID]                      print the packet process (child) PID
+#   hs_stop [SIG [PID]]                 signal (default INT) and wait (10 s, then
+#                                       KILL and return 1); exit status in HS_RC
+#   hs_wait [SECS [PID]]                wait (default 10 s) for it to exit on its
+#                                       own; exit status in HS_RC; 1 on timeout
+#   pid_alive PID                       0 while PID runs (a zombie counts as gone)
+#   hs_run NS ARGS...                   run hellosplit in the foreground (15 s max);
+#                                       exit status in HS_RC, output in file $HS_OUT
+#   hs_stat KEY [FILE]                  print counter KEY of a stats JSON file
+#   hs_rules_present NS                 0 when chain HELLOSPLIT exists (v4 or v6)
+# Firewall snapshots (for "left exactly as found")
+#   fw_rules NS                         v4+v6 rules, user chains and non-ACCEPT
+#                                       policies of every table, one per line;
+#                                       drops comments, counters and the empty
+#                                       built-in chains iptables-nft keeps
+#   fw_save_plain NS [TABLE]            iptables-save + ip6tables-save text minus
+#                                       comment lines, counters zeroed
+#   proc_status PID FIELD               print a /proc/PID/status field (Uid, CapEff..)
 # Assertions (print "PASS: ..." / "FAIL: ..." and count)
 #   e2e_pass DESC / e2e_fail DESC [DETAIL]
 #   expect_ok DESC CMD...               pass when CMD exits 0
@@ -163,6 +189,7 @@ declare -gA _E2E_PKG=(
     [gnutls-cli]=gnutls-bin [curl]=curl [openssl]=openssl [ethtool]=ethtool
     [chromium]=chromium [/usr/bin/python3]=python3 [ping]=iputils-ping
     [sysctl]=procps [conntrack]=conntrack [timeout]=coreutils [awk]=mawk
+    [pgrep]=procps [nft]=nftables [setpriv]=util-linux [getent]=libc-bin [find]=findutils
 )
 
 e2e_require_tools() {
@@ -560,6 +587,13 @@ srv_nginx_stop() {
 #                    the matching packet is dropped and the client gets a RST
 #                    at once (a reset is how the kill shows quickly; the
 #                    server is left waiting and times out on its own)
+#                    NOTE: the marked conntrack entry outlives the reset (its
+#                    CLOSE state is refreshed by every new SYN on the tuple),
+#                    so a later connection that reuses the client port is
+#                    black-holed (connect timeout).  Linux hands ports out
+#                    again after ~2 000 connects to one server: a test that
+#                    makes thousands of connections after a blocked fetch
+#                    must `conntrack -F` on the censor hop first.
 #
 # Models (HS_CENSOR_SEL):
 #   first-packet  only the first client->server packet that carries TCP
@@ -894,6 +928,145 @@ capture_stop() {
         rm -f -- "$f.log"
     done
     return 0
+}
+
+# ------------------------------------------------------------ hellosplit -----
+#
+# The daemon under test.  hs_start adds -v (one line per flow) and
+# --stats-json, starts it inside NS with e2e_spawn (so it is stopped at exit
+# like every other process of the run) and waits for the parent's "running
+# on queue" line, printed only after the queue is bound and the rules are in.
+
+HS_BIN="" HS_PID="" HS_LOG="" HS_STATS="" HS_RC="" HS_OUT="" HS_N=0
+
+hs_require() {
+    HS_BIN=${HELLOSPLIT:-$E2E_DIR/../../build/hellosplit}
+    [[ -x "$HS_BIN" ]] || e2e_die "hellosplit binary '$HS_BIN' missing: run 'make' first (or set HELLOSPLIT)"
+    HS_BIN=$(cd "$(dirname "$HS_BIN")" && pwd)/$(basename "$HS_BIN")
+}
+
+hs_start() {
+    local ns=$1 i
+    shift
+    [[ -n "$HS_BIN" ]] || hs_require
+    _e2e_tmp
+    HS_N=$((HS_N + 1))
+    HS_LOG="$E2E_TMP/hellosplit-$HS_N.log"
+    HS_STATS="$E2E_TMP/hellosplit-$HS_N.json"
+    HS_RC=""
+    : >"$HS_LOG"
+    e2e_spawn "$ns" "$HS_LOG" "$HS_BIN" -v --stats-json "$HS_STATS" "$@"
+    HS_PID=$E2E_SPAWN_PID
+    for ((i = 0; i < 200; i++)); do
+        grep -q 'running on queue' "$HS_LOG" && return 0
+        if ! kill -0 "$HS_PID" 2>/dev/null; then
+            wait "$HS_PID" && HS_RC=0 || HS_RC=$?
+            _e2e_untrack_pid "$HS_PID"
+            break
+        fi
+        sleep 0.05
+    done
+    e2e_log "hellosplit $* did not come up (exit ${HS_RC:-still running}):"
+    sed 's/^/      | /' "$HS_LOG" >&2
+    [[ -n "$HS_RC" ]] || e2e_stop "$HS_PID"
+    return 1
+}
+
+hs_child() {
+    local pid=${1:-$HS_PID}
+    pgrep -P "$pid" | head -n1
+}
+
+hs_stop() {
+    local sig=${1:-INT} pid=${2:-$HS_PID} i
+    HS_RC=""
+    kill -"$sig" "$pid" 2>/dev/null || true
+    for ((i = 0; i < 200; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    if kill -0 "$pid" 2>/dev/null; then
+        kill -KILL "$pid" 2>/dev/null || true
+        wait "$pid" 2>/dev/null
+        HS_RC=timeout
+        _e2e_untrack_pid "$pid"
+        return 1
+    fi
+    wait "$pid" && HS_RC=0 || HS_RC=$?
+    _e2e_untrack_pid "$pid"
+    return 0
+}
+
+hs_wait() {
+    local secs=${1:-10} pid=${2:-$HS_PID} i
+    HS_RC=""
+    for ((i = 0; i < secs * 20; i++)); do
+        kill -0 "$pid" 2>/dev/null || break
+        sleep 0.05
+    done
+    kill -0 "$pid" 2>/dev/null && return 1
+    wait "$pid" && HS_RC=0 || HS_RC=$?
+    _e2e_untrack_pid "$pid"
+    return 0
+}
+
+pid_alive() {
+    local st
+    st=$(awk '{ print $3 }' "/proc/$1/stat" 2>/dev/null) || return 1
+    [[ -n "$st" && $st != Z && $st != X ]]
+}
+
+hs_run() {
+    local ns=$1
+    shift
+    [[ -n "$HS_BIN" ]] || hs_require
+    _e2e_tmp
+    HS_N=$((HS_N + 1))
+    HS_OUT="$E2E_TMP/hellosplit-run-$HS_N.out"
+    _e2e_fg ip netns exec "$ns" timeout -k 2 15 "$HS_BIN" "$@" >"$HS_OUT" 2>&1 && HS_RC=0 || HS_RC=$?
+    return 0
+}
+
+hs_stat() {
+    local key=$1 file=${2:-$HS_STATS}
+    [[ -s "$file" ]] || { echo "-"; return 1; }
+    sed -n "s/.*\"$key\":\([0-9.]*\).*/\1/p" "$file"
+}
+
+hs_rules_present() {
+    local ns=$1
+    nsx "$ns" iptables -w -t mangle -S HELLOSPLIT >/dev/null 2>&1 ||
+        nsx "$ns" ip6tables -w -t mangle -S HELLOSPLIT >/dev/null 2>&1
+}
+
+# fw_rules NS: what a rule set *is*, per TESTING.md: every rule (-A line),
+# every user chain, every built-in chain whose policy is not ACCEPT, by
+# family and table.  Comment lines, counters and the empty built-in chains
+# of a table (iptables-nft keeps a table once it was used) are not rules.
+fw_rules() {
+    local ns=$1 fam save
+    for fam in 4 6; do
+        if [[ $fam == 4 ]]; then save=iptables-save; else save=ip6tables-save; fi
+        nsx "$ns" "$save" 2>/dev/null | awk -v fam="v$fam" '
+            /^#/ || /^COMMIT/ { next }
+            /^\*/ { table = substr($0, 2); next }
+            /^:/ { if ($2 == "-") print fam, table, $1;
+                   else if ($2 != "ACCEPT") print fam, table, $1, $2; next }
+            { print fam, table, $0 }'
+    done
+}
+
+fw_save_plain() {
+    local ns=$1 table=${2:-} targs=()
+    [[ -n "$table" ]] && targs=(-t "$table")
+    {
+        nsx "$ns" iptables-save "${targs[@]}"
+        nsx "$ns" ip6tables-save "${targs[@]}"
+    } 2>/dev/null | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]/[0:0]/g'
+}
+
+proc_status() {
+    awk -v f="$2:" '$1 == f { $1 = ""; sub(/^ /, ""); print; exit }' "/proc/$1/status" 2>/dev/null
 }
 
 # ------------------------------------------------------------ assertions -----
