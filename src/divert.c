@@ -228,12 +228,14 @@ struct divert_run {
 	int last_send_errno;
 };
 
-static volatile sig_atomic_t stop_signal, stats_signal;
+static volatile sig_atomic_t stop_signal, stats_signal, reload_signal;
 
 static void on_signal(int sig)
 {
 	if (sig == SIGUSR1)
 		stats_signal = 1;
+	else if (sig == SIGHUP)
+		reload_signal = 1;
 	else
 		stop_signal = sig;
 }
@@ -250,7 +252,7 @@ static uint64_t now_ms(void)
  * the check of the flags and the wait. */
 static void signals_setup(sigset_t *wait_mask)
 {
-	static const int handled[] = {SIGINT, SIGTERM, SIGUSR1};
+	static const int handled[] = {SIGINT, SIGTERM, SIGUSR1, SIGHUP};
 	struct sigaction sa;
 	sigset_t block;
 	size_t i;
@@ -263,7 +265,6 @@ static void signals_setup(sigset_t *wait_mask)
 		sigaction(handled[i], &sa, NULL);
 		sigaddset(&block, handled[i]);
 	}
-	signal(SIGHUP, SIG_IGN);    /* nothing to reload; a hangup must not lose held packets */
 	signal(SIGPIPE, SIG_IGN);
 	sigprocmask(SIG_BLOCK, &block, wait_mask);
 	for (i = 0; i < sizeof(handled) / sizeof(handled[0]); i++)
@@ -331,6 +332,7 @@ int divert_loop(struct divert_io *io, const struct config *cfg)
 {
 	static uint8_t buf[DIVERT_PACKET_MAX];
 	struct divert_run r = {io, NULL, 0, 0};
+	struct hostlists lists;
 	uint64_t start = now_ms(), next_stats;
 	sigset_t wait_mask;
 	int rc = 0, err;
@@ -342,6 +344,11 @@ int divert_loop(struct divert_io *io, const struct config *cfg)
 		return 1;
 	}
 	engine_set_logger(r.engine, log_flow_event, NULL);
+	if (hostlists_load(&lists, cfg->hostlist, cfg->hostlist_exclude, stderr)) {
+		engine_destroy(r.engine);
+		return 1;
+	}
+	engine_use_hostlists(r.engine, &lists);
 	signals_setup(&wait_mask);
 	next_stats = cfg->stats_interval_s ? start + cfg->stats_interval_s * 1000ull : UINT64_MAX;
 	while (!stop_signal) {
@@ -376,6 +383,12 @@ int divert_loop(struct divert_io *io, const struct config *cfg)
 			stats_signal = 0;
 			stats_print(stderr, engine_stats(r.engine), (double)(now - start) / 1000);
 		}
+		if (reload_signal) {          /* flows in progress are kept */
+			reload_signal = 0;
+			if ((lists.include_path || lists.exclude_path) && hostlists_reload(&lists, stderr))
+				log_error("reloading the host lists failed; the old ones stay in use.");
+			engine_use_hostlists(r.engine, &lists);
+		}
 		if (now >= next_stats) {
 			report(cfg, &r, start);
 			next_stats = now + cfg->stats_interval_s * 1000ull;
@@ -387,6 +400,7 @@ int divert_loop(struct divert_io *io, const struct config *cfg)
 			  (unsigned long long)r.send_errors, strerror(r.last_send_errno));
 	report(cfg, &r, start);
 	engine_destroy(r.engine);
+	hostlists_free(&lists);
 	return rc;
 }
 

@@ -264,3 +264,14 @@ void hostlists_free(struct hostlists *l)
 	hostlist_free(&l->include);
 	hostlist_free(&l->exclude);
 }
+
+int hostlists_reload(struct hostlists *l, FILE *err)
+{
+	struct hostlists fresh;
+
+	if (hostlists_load(&fresh, l->include_path, l->exclude_path, err))
+		return -1;
+	hostlists_free(l);
+	*l = fresh;
+	return 0;
+}

@@ -39,5 +39,8 @@ struct hostlists {
 /* Loads both lists (reload: load into a new struct, then swap). Returns 0 or -1. */
 int hostlists_load(struct hostlists *l, const char *include_path, const char *exclude_path, FILE *err);
 void hostlists_free(struct hostlists *l);
+/* Loads the same files again; on success the new lists replace l's (point
+ * the engine at them again), on failure l is unchanged. Returns 0 or -1. */
+int hostlists_reload(struct hostlists *l, FILE *err);
 
 #endif

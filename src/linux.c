@@ -178,10 +178,25 @@ static void send_stats(int fd, const struct stats *s, double uptime)
 		log_error("passing stats to the parent failed: %s.", strerror(errno));
 }
 
+/* SIGHUP: the host lists are read again; flows in progress are kept. The
+ * files must be readable by --user. */
+static void reload_hostlists(struct engine *e, struct hostlists *lists)
+{
+	if (!lists->include_path && !lists->exclude_path)
+		return;
+	if (hostlists_reload(lists, stderr)) {
+		log_error("reloading the host lists failed; the old ones stay in use.");
+		return;
+	}
+	engine_use_hostlists(e, lists);
+	log_info("host lists reloaded: %u names to split, %u never.", lists->include.count, lists->exclude.count);
+}
+
 static int packet_path(const struct config *cfg, pid_t parent, uid_t uid, gid_t gid, int ready_fd, int stats_fd)
 {
 	struct nfqueue q;
 	struct engine *e;
+	struct hostlists lists;
 	char err[512];
 	int sfd = child_signals(), running = 1, quiet = 0, rc = 0;
 	uint64_t start = now_ms(), next_stats;
@@ -192,8 +207,14 @@ static int packet_path(const struct config *cfg, pid_t parent, uid_t uid, gid_t 
 		return 1;
 	}
 	engine_set_logger(e, log_flow_event, NULL);
+	if (hostlists_load(&lists, cfg->hostlist, cfg->hostlist_exclude, stderr)) {
+		engine_destroy(e);
+		return 1;
+	}
+	engine_use_hostlists(e, &lists);
 	if (nfqueue_open(&q, (uint16_t)cfg->queue_num, cfg->fwmark, cfg->done_mark, err, sizeof(err))) {
 		log_error("%s", err);
+		hostlists_free(&lists);
 		engine_destroy(e);
 		return 1;
 	}
@@ -238,6 +259,8 @@ static int packet_path(const struct config *cfg, pid_t parent, uid_t uid, gid_t 
 		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGUSR1)
 				stats_print(stderr, engine_stats(e), (double)(now - start) / 1000);
+			else if (si.ssi_signo == SIGHUP)
+				reload_hostlists(e, &lists);
 			else if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM)
 				running = 0;
 			else if (si.ssi_signo == SIGUSR2)      /* the parent gave up starting */
@@ -261,6 +284,7 @@ out:
 	send_stats(stats_fd, engine_stats(e), (double)(now_ms() - start) / 1000);
 	nfqueue_close(&q);
 	engine_destroy(e);
+	hostlists_free(&lists);
 	return rc;
 }
 

@@ -51,20 +51,35 @@ void log_debug(const char *fmt, ...)
 	va_end(ap);
 }
 
+/* IPv4 a.b.c.d:port, IPv6 [RFC 5952 text]:port (longest zero run as "::"). */
 static void format_addr(char *out, size_t n, int family, const uint8_t *a, uint16_t port)
 {
+	int i, best = -1, best_len = 1, run = 0;
+	size_t k = 0;
+
 	if (family == 4) {
 		snprintf(out, n, "%u.%u.%u.%u:%u", a[0], a[1], a[2], a[3], port);
-	} else {
-		size_t k = 0;
-		int i;
-
-		k += (size_t)snprintf(out + k, n - k, "[");
-		for (i = 0; i < 16 && k < n; i += 2)
-			k += (size_t)snprintf(out + k, n - k, "%s%x", i ? ":" : "", a[i] << 8 | a[i + 1]);
-		if (k < n)
-			snprintf(out + k, n - k, "]:%u", port);
+		return;
 	}
+	for (i = 0; i < 8; i++) {
+		run = a[2 * i] | a[2 * i + 1] ? 0 : run + 1;
+		if (run > best_len) {
+			best_len = run;
+			best = i - run + 1;
+		}
+	}
+	k += (size_t)snprintf(out + k, n - k, "[");
+	for (i = 0; i < 8 && k < n; i++) {
+		if (i == best) {
+			k += (size_t)snprintf(out + k, n - k, "::");
+			i += best_len - 1;
+			continue;
+		}
+		k += (size_t)snprintf(out + k, n - k, "%s%x", i && i != best + best_len ? ":" : "",
+				      a[2 * i] << 8 | a[2 * i + 1]);
+	}
+	if (k < n)
+		snprintf(out + k, n - k, "]:%u", port);
 }
 
 void log_flow_event(void *ctx, const struct engine_flow_event *ev)

@@ -306,17 +306,17 @@ static void verdict(struct nfqueue *q, uint32_t id, int engine_verdict, uint32_t
 	if (engine_verdict & ENGINE_STOLEN) {
 		v.verdict = htonl(NF_DROP);
 		msg_attr(h, NFQA_VERDICT_HDR, &v, sizeof(v));
-	} else if (engine_verdict & ENGINE_DONE) {
-		/* The packet goes round the chain once more carrying done_mark; the
-		 * rules copy it to the connection, so its next packets skip the queue. */
-		uint32_t new_mark = htonl(mark | q->done_mark);
+	} else {
+		/* The packet goes through the mangle table again, marked: our chain
+		 * lets it by (fwmark) or, when the flow is done, copies done_mark to
+		 * the connection so its next packets skip the queue; either way the
+		 * rules after our jump see the packet as if we were not there (a plain
+		 * accept would skip them). */
+		uint32_t new_mark = htonl(mark | (engine_verdict & ENGINE_DONE ? q->done_mark : q->fwmark));
 
 		v.verdict = htonl(NF_REPEAT);
 		msg_attr(h, NFQA_VERDICT_HDR, &v, sizeof(v));
 		msg_attr(h, NFQA_MARK, &new_mark, sizeof(new_mark));
-	} else {
-		v.verdict = htonl(NF_ACCEPT);
-		msg_attr(h, NFQA_VERDICT_HDR, &v, sizeof(v));
 	}
 	msg_end(&m, h);
 	q->tx_len = m.len;

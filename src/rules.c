@@ -10,6 +10,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -205,7 +206,16 @@ static int split_list(struct rules_list *l, const char *list, const char *items[
 	return n;
 }
 
-void rules_iptables_build(struct rules_list *l, const char *tool, const struct config *cfg, int with_connbytes)
+/* Payload present: 4 bytes readable at the payload start (u32 fails a read
+ * past the end), or 1-3 bytes (the IP length is then not a multiple of 4,
+ * as every header length is). Two rules, as u32 has no "or". */
+static const char *const payload_u32[2][2] = {
+	{"0>>22&0x3C@12>>26&0x3C@0>>0=0:0xffffffff", "0&0x3=1:3"},   /* IPv4: IHL, then doff */
+	{"52>>26&0x3C@40>>0=0:0xffffffff", "4>>16&0x3=1:3"},        /* IPv6, no extension headers */
+};
+
+void rules_iptables_build(struct rules_list *l, const char *tool, int family, const struct config *cfg,
+			  int matches)
 {
 	const char *fw = keep(l, "0x%x/0x%x", cfg->fwmark, cfg->fwmark);
 	const char *done = keep(l, "0x%x/0x%x", cfg->done_mark, cfg->done_mark);
@@ -213,10 +223,10 @@ void rules_iptables_build(struct rules_list *l, const char *tool, const struct c
 	const char *window = keep(l, "%d:%d", RULES_FIRST_PACKET, RULES_PACKET_CAP);
 	const char *ports[32], *ifaces[32], *excluded[32];
 	int np = port_groups(l, cfg, ports, 32), ni = split_list(l, cfg->iface, ifaces, 32);
-	int ne = split_list(l, cfg->exclude_iface, excluded, 32), i, j;
+	int ne = split_list(l, cfg->exclude_iface, excluded, 32), i, j, k;
 
 	add(l, tool, "-N", RULES_CHAIN, NULL);
-	/* our own injected packets */
+	/* packets we injected or already passed (the verdict repeats the table) */
 	add(l, tool, "-A", RULES_CHAIN, "-m", "mark", "--mark", fw, "-j", "RETURN", NULL);
 	/* a done verdict: remember it on the connection, then skip */
 	add(l, tool, "-A", RULES_CHAIN, "-m", "mark", "--mark", done, "-j", "CONNMARK", "--set-xmark", done, NULL);
@@ -226,18 +236,21 @@ void rules_iptables_build(struct rules_list *l, const char *tool, const struct c
 	for (i = 0; i < ne; i++)
 		add(l, tool, "-A", RULES_CHAIN, "-o", excluded[i], "-j", "RETURN", NULL);
 	for (j = 0; j < (ni ? ni : 1); j++)
-		for (i = 0; i < np; i++) {
-			add(l, tool, "-A", RULES_CHAIN, NULL);
-			if (ni)
-				extend(l, "-o", ifaces[j], NULL);
-			extend(l, "-p", "tcp", "!", "--syn", "-m", "multiport", "--dports", ports[i], NULL);
-			if (with_connbytes)
-				extend(l, "-m", "connbytes", "--connbytes", window, "--connbytes-dir", "original",
-				       "--connbytes-mode", "packets", NULL);
-			extend(l, "-j", "NFQUEUE", "--queue-num", queue, NULL);
-			if (cfg->queue_bypass)
-				extend(l, "--queue-bypass", NULL);
-		}
+		for (i = 0; i < np; i++)
+			for (k = 0; k < (matches & RULES_U32 ? 2 : 1); k++) {
+				add(l, tool, "-A", RULES_CHAIN, NULL);
+				if (ni)
+					extend(l, "-o", ifaces[j], NULL);
+				extend(l, "-p", "tcp", "!", "--syn", "-m", "multiport", "--dports", ports[i], NULL);
+				if (matches & RULES_CONNBYTES)
+					extend(l, "-m", "connbytes", "--connbytes", window, "--connbytes-dir", "original",
+					       "--connbytes-mode", "packets", NULL);
+				if (matches & RULES_U32)
+					extend(l, "-m", "u32", "--u32", payload_u32[family == 6][k], NULL);
+				extend(l, "-j", "NFQUEUE", "--queue-num", queue, NULL);
+				if (cfg->queue_bypass)
+					extend(l, "--queue-bypass", NULL);
+			}
 	add(l, tool, "-I", "POSTROUTING", "1", "-j", RULES_CHAIN, NULL);
 }
 
@@ -308,43 +321,46 @@ static void describe(const struct rules_cmd *c, char *out, size_t n)
 		k += (size_t)snprintf(out + k, n - k, "%s%s", i ? " " : "", c->argv[i]);
 }
 
-static int install_iptables(const struct config *cfg, const char *tool)
+static int install_iptables(const struct config *cfg, const char *tool, int family)
 {
+	/* Best first; a kernel may lack connbytes (many Android/OpenWrt ones)
+	 * or u32. Not every iptables names the missing match (1.8.9 may say only
+	 * "No chain/target/match by that name"), so the variants are tried. */
+	static const int variants[] = {RULES_CONNBYTES | RULES_U32, RULES_CONNBYTES, RULES_U32, 0};
 	static struct rules_list l;
-	char err[1024], cmd[1024];
-	int bad, queue_rule;
+	char err[1024], first[1024] = "", cmd[1024];
+	int bad = -1, queue_rule = 0;
+	size_t v;
 
-	memset(&l, 0, sizeof(l));
-	rules_iptables_build(&l, tool, cfg, 1);
-	if (l.overflow) {
-		log_error("too many ports or interfaces for the rules; use fewer.");
-		return -1;
-	}
-	/* The first queue rule is where a kernel without connbytes fails. */
-	for (queue_rule = 0; queue_rule < l.count; queue_rule++)
-		if (!strcmp(l.cmd[queue_rule].argv[l.cmd[queue_rule].argc - 1], "--queue-bypass") ||
-		    !strcmp(l.cmd[queue_rule].argv[l.cmd[queue_rule].argc - 2], "--queue-num"))
-			break;
-	bad = run_list(&l, 0, l.count, err, sizeof(err));
-	if (bad == queue_rule) {
-		/* Not every iptables names the missing match (1.8.9 may say only "No
-		 * chain/target/match by that name"): when the rule works without
-		 * connbytes, connbytes was what the kernel lacks. */
-		char first[1024];
-
-		snprintf(first, sizeof(first), "%s", err);
+	for (v = 0; v < sizeof(variants) / sizeof(variants[0]); v++) {
 		memset(&l, 0, sizeof(l));
-		rules_iptables_build(&l, tool, cfg, 0);
-		bad = run_list(&l, queue_rule, l.count, err, sizeof(err));
-		if (bad < 0)
-			log_info("%s: the kernel has no connbytes match (%s); queueing each flow until it is done "
-				 "(connmark only).", tool, first);
+		rules_iptables_build(&l, tool, family, cfg, variants[v]);
+		if (l.overflow) {
+			log_error("too many ports or interfaces for the rules; use fewer.");
+			return -1;
+		}
+		for (queue_rule = 0; queue_rule < l.count; queue_rule++)
+			if (!strcmp(l.cmd[queue_rule].argv[l.cmd[queue_rule].argc - 1], "--queue-bypass") ||
+			    !strcmp(l.cmd[queue_rule].argv[l.cmd[queue_rule].argc - 2], "--queue-num"))
+				break;
+		/* the chain and its first rules are in after the first try */
+		bad = run_list(&l, v ? queue_rule : 0, l.count, err, sizeof(err));
+		if (bad != queue_rule)
+			break;
+		if (!first[0])
+			snprintf(first, sizeof(first), "%s", err);
 	}
 	if (bad >= 0) {
 		describe(&l.cmd[bad], cmd, sizeof(cmd));
 		log_error("installing the rules failed: '%s' said: %s", cmd, err[0] ? err : "(nothing)");
 		return -1;
 	}
+	if (!(variants[v] & RULES_CONNBYTES))
+		log_info("%s: the kernel has no connbytes match (%s); queueing each flow until it is done "
+			 "(connmark only).", tool, first);
+	if (!(variants[v] & RULES_U32))
+		log_info("%s: the kernel has no u32 match; packets without payload among the first ones are "
+			 "queued too.", tool);
 	return 0;
 }
 
@@ -400,12 +416,48 @@ static int install_nftables(const struct config *cfg)
 	return 0;
 }
 
+/* The queue an installed HELLOSPLIT chain sends to, or -1 when none is. */
+static long installed_queue(void)
+{
+	char path[256], out[8192];
+	const char *tool = rules_find_tool("iptables", path, sizeof(path)), *q;
+	const char *list[] = {tool, "-w", "10", "-t", "mangle", "-S", RULES_CHAIN, NULL};
+
+	if (!tool || rules_run(list, NULL, out, sizeof(out)) != 0 || !(q = strstr(out, "--queue-num ")))
+		return -1;
+	return strtol(q + 12, NULL, 10);
+}
+
+/* 1 when a program listens on NFQUEUE n (this network namespace). */
+static int queue_bound(long n)
+{
+	FILE *f = fopen("/proc/net/netfilter/nfnetlink_queue", "r");
+	long queue;
+	char line[256];
+	int bound = 0;
+
+	while (f && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%ld", &queue) == 1 && queue == n)
+			bound = 1;
+	if (f)
+		fclose(f);
+	return bound;
+}
+
 int rules_install(const struct config *cfg)
 {
 	char path4[256], path6[256];
 	const char *tool4, *tool6;
+	long other = installed_queue();
 
-	rules_remove(0);          /* leftovers of a crash would shadow the new rules */
+	/* Rules of a running hellosplit (on another queue) stay; those left by
+	 * a crash would shadow the new ones and go. */
+	if (other >= 0 && other != (long)cfg->queue_num && queue_bound(other)) {
+		log_error("another hellosplit is running here (its rules send to NFQUEUE %ld); stop it first. If "
+			  "that queue is not hellosplit's, remove the stale rules: hellosplit --rules-remove", other);
+		return -1;
+	}
+	rules_remove(0);
 	if (cfg->rules == RULES_NONE)
 		return 0;
 	if (cfg->rules == RULES_NFTABLES)
@@ -417,13 +469,13 @@ int rules_install(const struct config *cfg)
 			  "--rules nftables or --rules none with your own rules).");
 		return -1;
 	}
-	if (install_iptables(cfg, tool4))
+	if (install_iptables(cfg, tool4, 4))
 		goto fail;
 	if (!tool6)
 		log_info("ip6tables is not installed: IPv6 flows are not split.");
 	else if (access("/proc/net/if_inet6", F_OK))
 		log_info("IPv6 is disabled in this kernel: only IPv4 flows are split.");
-	else if (install_iptables(cfg, tool6))
+	else if (install_iptables(cfg, tool6, 6))
 		goto fail;
 	return 0;
 fail:

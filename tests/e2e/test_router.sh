@@ -136,10 +136,10 @@ for masq in 0 1; do
             fi
         }
         iface_case "--iface lan0" blocked --iface lan0
-        expect_eq "--iface lan0: v4+v6 queue rules all match -o lan0" "2 2" \
+        expect_eq "--iface lan0: v4+v6 queue rules (2 each: payload of 4+ and of 1-3 bytes) all match -o lan0" "4 4" \
             "$(wc -l <"$T/rules") $(grep -c -- '-o lan0 .*-j NFQUEUE' "$T/rules")"
         iface_case "--iface wan0" loads --iface wan0
-        expect_eq "--iface wan0: v4+v6 queue rules all match -o wan0" "2 2" \
+        expect_eq "--iface wan0: v4+v6 queue rules (2 each) all match -o wan0" "4 4" \
             "$(wc -l <"$T/rules") $(grep -c -- '-o wan0 .*-j NFQUEUE' "$T/rules")"
         iface_case "--exclude-iface wan0" blocked --exclude-iface wan0
         iface_case "--exclude-iface lan0" loads --exclude-iface lan0
