@@ -49,7 +49,7 @@ OUT = build
 LDSTATIC =
 endif
 
-.PHONY: all run check unit unit-asan clean deps test-deps offline bench-offline bench-daemon install uninstall docs
+.PHONY: all run check unit unit-asan clean deps test-deps offline e2e bench-offline bench-daemon install uninstall docs
 
 all: $(OUT)/hellosplit
 
@@ -88,13 +88,26 @@ unit: build/unit/run
 unit-asan: build/asan/run
 	ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 build/asan/run
 
-offline: $(OUT)/hellosplit
-	tests/offline/run.sh $(OUT)/hellosplit
+# The daemon built with AddressSanitizer and UndefinedBehaviorSanitizer, for
+# the offline runs (same output as the plain build, or the test fails).
+build/asan/hellosplit: $(SRC) $(HDR) Makefile
+	@mkdir -p build/asan
+	$(CC) $(BASE_CFLAGS) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
+		-o $@ $(SRC)
+
+offline: $(OUT)/hellosplit build/asan/hellosplit
+	tests/offline/run.sh $(OUT)/hellosplit build/asan/hellosplit
+
+e2e: all
+	tests/e2e/run.sh
 
 docs: all
 	tests/docs/check_docs.sh $(OUT)/hellosplit
 
-check: test-deps all unit unit-asan offline docs
+# Everything, in this order (the README's test command; CI runs it as root).
+check: test-deps
+	$(MAKE) all unit unit-asan offline docs lint valgrind fuzz-check divert-check android-check windows-check e2e
+	@echo "make check: all passed"
 
 deps:
 	scripts/install-deps.sh run
@@ -168,8 +181,6 @@ android-check: $(ANDROID_BIN) $(ANDROID_UNIT)
 magisk-check: build/hellosplit-magisk.zip
 	tests/android/check_magisk.sh build/hellosplit-magisk.zip
 
-check: android-check
-
 ifeq ($(PLATFORM),android)
 all: android
 dist: build/hellosplit-magisk.zip
@@ -234,8 +245,6 @@ windows-check: build/windows/hellosplit.exe build/windows/unit.exe build/windows
 	$(MAKE) STATIC= build/hellosplit
 	tests/windows/run.sh
 
-check: windows-check
-
 # Always run: without WINDIVERT_ZIP it says what to download and fails.
 build/hellosplit-windows.zip: build/windows/hellosplit.exe
 	scripts/windows-zip.sh $@ build/windows/hellosplit.exe "$(WINDIVERT_ZIP)"
@@ -251,9 +260,9 @@ endif
 #                                 tests/fuzz/corpus/<harness>/regress-*
 #   make fuzz-check               the whole corpus replayed, then each harness 15 s (≈ 60 s)
 #   make fuzz-coverage            line coverage of the engine sources by the corpus
-#   make fuzz-merge               adds the work inputs that reach new code to the corpus
+#   make fuzz-merge               adds the work inputs that reach new edges to the corpus
 #   make lint                     cppcheck and clang-tidy over src/ (.clang-tidy,
-#                                 .cppcheck-suppressions): zero findings
+#                                 .clang-tidy-suppressions, .cppcheck-suppressions): zero findings
 #   make valgrind                 unit tests and offline runs under memcheck
 
 FUZZ_CC = clang
@@ -272,7 +281,8 @@ build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DEPS)
 
 build/fuzz-cov/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DEPS)
 	@mkdir -p $(@D)
-	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping -o $@ $< $(FUZZ_CORE)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -DFUZZ_NO_ABORT -fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping \
+		-o $@ $< $(FUZZ_CORE)
 
 .PHONY: fuzz fuzz-check fuzz-coverage fuzz-merge lint valgrind
 fuzz: $(addprefix build/fuzz/fuzz_,$(FUZZ_HARNESSES))

@@ -622,7 +622,7 @@ static void collect_garbage(struct engine *e, uint64_t now)
 		elapsed = GC_FULL_SWEEP_MS;
 	/* Sweep a slice so that the whole array is visited every GC_FULL_SWEEP_MS. */
 	budget = (uint32_t)(hw * elapsed / GC_FULL_SWEEP_MS) + 64;
-	while (budget-- && hw) {
+	while (budget--) {
 		struct flow *f;
 		uint32_t idle;
 

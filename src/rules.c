@@ -329,12 +329,13 @@ static int install_iptables(const struct config *cfg, const char *tool, int fami
 	static const int variants[] = {RULES_CONNBYTES | RULES_U32, RULES_CONNBYTES, RULES_U32, 0};
 	static struct rules_list l;
 	char err[1024], first[1024] = "", cmd[1024];
-	int bad = -1, queue_rule = 0;
+	int bad = -1, queue_rule, matches = 0;
 	size_t v;
 
 	for (v = 0; v < sizeof(variants) / sizeof(variants[0]); v++) {
+		matches = variants[v];
 		memset(&l, 0, sizeof(l));
-		rules_iptables_build(&l, tool, family, cfg, variants[v]);
+		rules_iptables_build(&l, tool, family, cfg, matches);
 		if (l.overflow) {
 			log_error("too many ports or interfaces for the rules; use fewer.");
 			return -1;
@@ -355,10 +356,10 @@ static int install_iptables(const struct config *cfg, const char *tool, int fami
 		log_error("installing the rules failed: '%s' said: %s", cmd, err[0] ? err : "(nothing)");
 		return -1;
 	}
-	if (!(variants[v] & RULES_CONNBYTES))
+	if (!(matches & RULES_CONNBYTES))
 		log_info("%s: the kernel has no connbytes match (%s); queueing each flow until it is done "
 			 "(connmark only).", tool, first);
-	if (!(variants[v] & RULES_U32))
+	if (!(matches & RULES_U32))
 		log_info("%s: the kernel has no u32 match; packets without payload among the first ones are "
 			 "queued too.", tool);
 	return 0;

@@ -25,9 +25,15 @@ struct rules_list {
 	int overflow;
 };
 
-/* The iptables (or ip6tables) argument lists that install the chain, in
- * order, the jump from mangle POSTROUTING last. tool is argv[0]. */
-void rules_iptables_build(struct rules_list *l, const char *tool, const struct config *cfg, int with_connbytes);
+/* Matches the queue rules use where the kernel has them. */
+#define RULES_CONNBYTES 1   /* only the first packets of a connection */
+#define RULES_U32       2   /* only packets that carry payload */
+
+/* The iptables (or ip6tables: family 6) argument lists that install the
+ * chain, in order, the jump from mangle POSTROUTING last. tool is argv[0];
+ * matches is a set of RULES_CONNBYTES and RULES_U32. */
+void rules_iptables_build(struct rules_list *l, const char *tool, int family, const struct config *cfg,
+			  int matches);
 /* The nftables ruleset text. Returns its length, or -1 when it does not fit. */
 int rules_nft_build(const struct config *cfg, char *out, size_t n);
 

@@ -102,7 +102,7 @@ static int write_config(const char *path, int argc, char **argv)
 			value = full;
 		fprintf(f, "%s%s%s\n", name, value ? " " : "", value ? value : "");
 	}
-	if (fclose(f) && rc == 0) {
+	if (fclose(f)) {
 		log_error("cannot write '%s': %s.", tmp, strerror(errno));
 		rc = 1;
 	}

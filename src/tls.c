@@ -164,11 +164,11 @@ enum tls_status tls_inspect(const uint8_t *buf, size_t len, enum tls_complete mo
 
 		if (!record_header_ok(buf + off, len - off < 5 ? len - off : 5))
 			return TLS_NOT_TLS;
-		if (len - off < 5) {
+		if (len - off < 5) {          /* the next record header has not come yet */
 			res->need = off + 5;
 			if (mode == TLS_COMPLETE_HANDSHAKE && have >= 4)
 				res->need += 4 + hello_len - have;
-			return TLS_NEED_MORE;
+			break;                /* but what is there must still be a hello */
 		}
 		if (n == TLS_MAX_RECORDS)
 			return TLS_NOT_TLS;

@@ -22,8 +22,9 @@ for o in $(cat "$tmp/table"); do
 	grep -qx -- "$o" "$tmp/readme" && pass || fail "--$o is not in README.md"
 done
 for o in $(cat "$tmp/man"); do
-	case $o in name) continue ;; no-*) o=${o#no-} ;; esac
-	grep -qx -- "$o" "$tmp/table" && pass || grep -q -- "\"$o\"" src/*.c && pass || fail "doc/hellosplit.8 names --$o, which no code knows"
+	[ "$o" = name ] && continue
+	grep -qx -- "${o#no-}" "$tmp/table" && pass || grep -q -- "\"$o\"" src/*.c && pass ||
+		fail "doc/hellosplit.8 names --$o, which no code knows"
 done
 # --help of this build lists exactly this platform's options.
 "$bin" --help >"$tmp/help" || fail "--help exited non-zero"
