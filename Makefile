@@ -49,7 +49,7 @@ OUT = build
 LDSTATIC =
 endif
 
-.PHONY: all run check unit unit-asan clean deps test-deps offline e2e bench-offline bench-daemon install uninstall docs
+.PHONY: all run check unit unit-asan clean deps test-deps offline e2e bench-offline bench-daemon bench-hostlist install uninstall docs
 
 all: $(OUT)/hellosplit
 
@@ -70,6 +70,9 @@ bench-offline: all build/bench/gencap build/bench/engine_bench
 
 bench-daemon: all
 	bench/daemon.sh
+
+bench-hostlist: build/bench/hostlist_bench
+	build/bench/hostlist_bench 1000000 build/bench/hosts.txt
 
 # ---- tests
 

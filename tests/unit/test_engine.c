@@ -461,6 +461,13 @@ static void rst_fin_syn(void)
 	CHECK_EQ(feed(e, p, n, 1, 5), ENGINE_STOLEN);                  /* re-split, same flow */
 	CHECK_EQ(engine_stats(e)->flows_split, 3);
 	CHECK_EQ(engine_stats(e)->resplit_retransmits, 1);
+	/* the second segment first (not TLS: passes), then the hello's start
+	 * 300 bytes before it: the same connection, passed as it is */
+	n = mk(p, 4, 203, 5300, 1, TCP_ACK | TCP_PSH, hello_blocked + 300, sizeof(hello_blocked) - 300, 1);
+	CHECK_EQ(feed(e, p, n, 1, 6), ENGINE_PASS | ENGINE_DONE);
+	n = mk(p, 4, 203, 5000, 1, TCP_ACK, hello_blocked, 300, 2);
+	CHECK_EQ(feed(e, p, n, 1, 7), ENGINE_PASS | ENGINE_DONE);
+	CHECK_EQ(engine_stats(e)->flows_split, 3);
 	engine_destroy(e);
 }
 
