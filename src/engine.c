@@ -532,22 +532,21 @@ static void forget_flow(struct engine *e, struct flow *f)
 	flow_remove(&e->table, f);
 }
 
-/* Sequence numbers this close to a flow's start belong to that flow. */
-#define REUSE_DISTANCE 65536
-
 /* The rules and filters never show the engine a SYN, so a connection that
- * reuses the 4-tuple of a finished flow is recognised by its first packet:
- * a ClientHello record header far from the old flow's bytes (a new random
- * initial sequence number lands within REUSE_DISTANCE of the old one with a
- * chance of 1 in 32 768; data of the old flow that far away starting with a
- * ClientHello is a renegotiation, harmless to split). */
+ * reuses the 4-tuple of a finished flow is recognised by its first packet: a
+ * ClientHello record header ahead of the old flow's window. Initial sequence
+ * numbers of one 4-tuple grow with time (RFC 6528: Linux, Windows), so a new
+ * connection within the idle timeout starts ahead of the old one; bytes
+ * behind the old start are the old flow's (its hello, when its second segment
+ * came first). Old-flow data ahead that starts with a ClientHello is a
+ * renegotiation: harmless to split. */
 static int new_connection_on_tuple(const struct flow *f, const struct packet *p)
 {
 	const uint8_t *d = p->data + p->payload_off;
-	int32_t distance = (int32_t)(p->seq - f->base_seq);
+	uint32_t ahead = p->seq - f->base_seq;
 
-	if (f->state < FLOW_INJECTED || p->payload_len < 6 ||
-	    (distance > -REUSE_DISTANCE && distance < (int64_t)f->window_len + REUSE_DISTANCE))
+	if (f->state < FLOW_INJECTED || p->payload_len < 6 || ahead == 0 || ahead < f->window_len ||
+	    ahead >= 0x80000000u)
 		return 0;
 	return d[0] == 0x16 && d[1] == 0x03 && d[5] == 0x01;
 }
