@@ -20,11 +20,11 @@ HARDEN = -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
 HARDEN_LD = -pie -Wl,-z,relro,-z,now
 
 # file-posix: file.h for every build but Windows (file-windows, below).
-CORE = packet flow reasm tls split hold hostlist engine stats config log pcapio file-posix
+CORE = packet flow reasm tls split hold hostlist engine stats config log pcapio doctor file-posix
 # `hellosplit probe`. Static glibc has no name resolver (see STATIC_LD): the
 # static builds take probe-resolve-static (addresses only, --ip). A Windows
 # build takes probe-windows (link -lws2_32) instead of both probe-posix files.
-PROBE_NET = probe-posix probe-resolve-posix
+PROBE_NET = probe-posix probe-resolve
 PROBE = clienthello probe probe_run probe_report $(PROBE_NET)
 CORE += $(PROBE)
 LINUX_ADAPTER = nfqueue rules linux doctor-linux
@@ -215,8 +215,8 @@ endif
 #                              WinDivert.dll of tests/windows (part of make check)
 
 WIN_CC = x86_64-w64-mingw32-gcc
-WIN_CORE = $(filter-out probe-posix probe-resolve-posix probe-resolve-static file-posix,$(CORE)) \
-	probe-windows file-windows
+WIN_CORE = $(filter-out probe-posix probe-resolve probe-resolve-static file-posix,$(CORE)) \
+	probe-windows probe-resolve file-windows
 WIN_ADAPTER = windivert windows-util interfaces-windows service-windows doctor-windows
 WIN_SRC = $(addprefix src/,$(addsuffix .c,$(WIN_CORE) $(WIN_ADAPTER) main))
 WIN_CORE_SRC = $(addprefix src/,$(addsuffix .c,$(WIN_CORE)))

@@ -12,6 +12,7 @@ enum option_type {
 	OPT_U64,        /* number within [min, max] (uint64_t) */
 	OPT_STRING,     /* kept as given (const char *) */
 	OPT_LIST,       /* comma list of names/numbers, validated by the handler (char[]) */
+	OPT_CHOICE,     /* one of the names in choices, stored as its index (an enum) */
 	OPT_SPECIAL,    /* handled by a function */
 };
 
@@ -25,109 +26,114 @@ struct option_def {
 	int (*handle)(struct config *c, const char *value, char *err, size_t errlen);
 	const char *metavar;
 	const char *help;
+	const char *const *choices;   /* OPT_CHOICE: the names, in enum order, NULL-terminated */
 };
 
 #define FIELD(f) offsetof(struct config, f)
 
-static int set_split_mode(struct config *c, const char *v, char *err, size_t errlen);
 static int set_split_at(struct config *c, const char *v, char *err, size_t errlen);
 static int set_split_chunk(struct config *c, const char *v, char *err, size_t errlen);
-static int set_tls_complete(struct config *c, const char *v, char *err, size_t errlen);
 static int set_ports(struct config *c, const char *v, char *err, size_t errlen);
-static int set_rules(struct config *c, const char *v, char *err, size_t errlen);
 static int set_verbose(struct config *c, const char *v, char *err, size_t errlen);
 static int check_iface_list(struct config *c, const char *v, char *err, size_t errlen);
 static int check_ifidx_list(struct config *c, const char *v, char *err, size_t errlen);
 static int check_user(struct config *c, const char *v, char *err, size_t errlen);
 static int check_name(struct config *c, const char *v, char *err, size_t errlen);
 
+static const char *const split_modes[] = {"tls-hello", "immediate", NULL};       /* enum split_mode */
+static const char *const tls_completes[] = {"record", "handshake", NULL};        /* enum tls_complete */
+static const char *const rule_kinds[] = {"iptables", "nftables", "none", NULL};  /* enum rules_kind */
+_Static_assert(sizeof(enum split_mode) == sizeof(int) && sizeof(enum tls_complete) == sizeof(int) &&
+		       sizeof(enum rules_kind) == sizeof(int), "choices are stored as int");
+
 static const struct option_def options[] = {
 	/* splitting */
 	{"split-at", 0, OPT_SPECIAL, PLATFORM_ALL, 0, 0, 0, set_split_at, "LIST",
-	 "cut positions: N, sni, sniend, midsld, each with optional +N/-N (default 5)"},
+	 "cut positions: N, sni, sniend, midsld, each with optional +N/-N (default 5)", NULL},
 	{"split-chunk", 0, OPT_SPECIAL, PLATFORM_ALL, 0, 0, 0, set_split_chunk, "N",
-	 "first segment size; the same as --split-at N (default 5)"},
-	{"split-mode", 0, OPT_SPECIAL, PLATFORM_ALL, 0, 0, 0, set_split_mode, "MODE",
-	 "tls-hello (split the first ClientHello) or immediate (the first payload packet) (default tls-hello)"},
-	{"tls-complete", 0, OPT_SPECIAL, PLATFORM_ALL, 0, 0, 0, set_tls_complete, "WHAT",
-	 "record (the first TLS record) or handshake (the whole ClientHello) (default record)"},
+	 "first segment size; the same as --split-at N (default 5)", NULL},
+	{"split-mode", 0, OPT_CHOICE, PLATFORM_ALL, FIELD(engine.mode), 0, 0, NULL, "MODE",
+	 "tls-hello (split the first ClientHello) or immediate (the first payload packet) (default tls-hello)",
+	 split_modes},
+	{"tls-complete", 0, OPT_CHOICE, PLATFORM_ALL, FIELD(engine.complete), 0, 0, NULL, "WHAT",
+	 "record (the first TLS record) or handshake (the whole ClientHello) (default record)", tls_completes},
 	{"ports", 0, OPT_SPECIAL, PLATFORM_ALL, 0, 0, 0, set_ports, "LIST",
-	 "destination ports to work on, e.g. 443,8443,9000-9010 (default 443)"},
+	 "destination ports to work on, e.g. 443,8443,9000-9010 (default 443)", NULL},
 	{"observe", 0, OPT_SWITCH, PLATFORM_ALL, FIELD(engine.observe), 0, 1, NULL, NULL,
-	 "decide and log every split but change no packet"},
+	 "decide and log every split but change no packet", NULL},
 	{"hostlist", 0, OPT_STRING, PLATFORM_ALL, FIELD(hostlist), 0, 0, NULL, "FILE",
-	 "split only flows whose hostname is in FILE or below a domain in it"},
+	 "split only flows whose hostname is in FILE or below a domain in it", NULL},
 	{"hostlist-exclude", 0, OPT_STRING, PLATFORM_ALL, FIELD(hostlist_exclude), 0, 0, NULL, "FILE",
-	 "never split flows whose hostname is in FILE or below a domain in it"},
+	 "never split flows whose hostname is in FILE or below a domain in it", NULL},
 	/* limits */
 	{"collect-timeout", 0, OPT_U32, PLATFORM_ALL, FIELD(engine.collect_timeout_ms), 1, 60000, NULL, "MS",
-	 "pass a hello unsplit when it is not complete after MS milliseconds (default 250)"},
+	 "pass a hello unsplit when it is not complete after MS milliseconds (default 250)", NULL},
 	{"max-buffer", 0, OPT_U32, PLATFORM_ALL, FIELD(engine.max_buffer), 256, 1048576, NULL, "BYTES",
-	 "largest hello collected per flow (default 65536)"},
+	 "largest hello collected per flow (default 65536)", NULL},
 	{"max-held-pkts", 0, OPT_U32, PLATFORM_ALL, FIELD(engine.max_held_pkts), 1, 64, NULL, "N",
-	 "most packets held per flow (default 32)"},
+	 "most packets held per flow (default 32)", NULL},
 	{"max-held-bytes", 0, OPT_U64, PLATFORM_ALL, FIELD(engine.max_held_bytes), 65536, 17179869184ull, NULL,
-	 "BYTES", "memory for held packets in total (default 33554432)"},
+	 "BYTES", "memory for held packets in total (default 33554432)", NULL},
 	{"max-flows", 0, OPT_U32, PLATFORM_ALL, FIELD(engine.max_flows), 16, 16777216, NULL, "N",
-	 "flows tracked at once; more pass unsplit (default 65536)"},
+	 "flows tracked at once; more pass unsplit (default 65536)", NULL},
 	{"mss", 0, OPT_U32, PLATFORM_ALL, FIELD(engine.mss), 64, 65000, NULL, "BYTES",
-	 "largest segment payload when cutting GSO packets (default 1460 IPv4, 1440 IPv6)"},
+	 "largest segment payload when cutting GSO packets (default 1460 IPv4, 1440 IPv6)", NULL},
 	/* output */
 	{"stats-json", 0, OPT_STRING, PLATFORM_ALL, FIELD(stats_json), 0, 0, NULL, "FILE",
-	 "write the counters as JSON to FILE at exit and every --stats-interval"},
+	 "write the counters as JSON to FILE at exit and every --stats-interval", NULL},
 	{"stats-interval", 0, OPT_U32, PLATFORM_ALL, FIELD(stats_interval_s), 0, 86400, NULL, "SEC",
-	 "print (and write) the counters every SEC seconds, 0 = only at exit (default 0)"},
+	 "print (and write) the counters every SEC seconds, 0 = only at exit (default 0)", NULL},
 	{"verbose", 'v', OPT_SPECIAL, PLATFORM_ALL, 0, 0, 0, set_verbose, NULL,
-	 "log one line per flow decision (-vv: more)"},
+	 "log one line per flow decision (-vv: more)", NULL},
 	{"config", 0, OPT_SPECIAL, PLATFORM_ALL, 0, 0, 0, NULL, "FILE",
-	 "read options from FILE: one per line, long name without --, then the value"},
+	 "read options from FILE: one per line, long name without --, then the value", NULL},
 	/* offline */
 	{"pcap-in", 0, OPT_STRING, PLATFORM_ALL, FIELD(pcap_in), 0, 0, NULL, "FILE",
-	 "offline: read packets from a classic pcap file instead of the network"},
+	 "offline: read packets from a classic pcap file instead of the network", NULL},
 	{"pcap-out", 0, OPT_STRING, PLATFORM_ALL, FIELD(pcap_out), 0, 0, NULL, "FILE",
-	 "offline: write what would reach the wire to FILE"},
+	 "offline: write what would reach the wire to FILE", NULL},
 	/* Linux */
 	{"queue-num", 0, OPT_U32, PLATFORM_LINUX, FIELD(queue_num), 0, 65535, NULL, "N",
-	 "NFQUEUE number (default 200)"},
+	 "NFQUEUE number (default 200)", NULL},
 	{"queue-bypass", 0, OPT_SWITCH, PLATFORM_LINUX, FIELD(queue_bypass), 0, 1, NULL, NULL,
-	 "let packets through when hellosplit is not running (default on)"},
+	 "let packets through when hellosplit is not running (default on)", NULL},
 	{"fwmark", 0, OPT_U32, PLATFORM_LINUX, FIELD(fwmark), 1, 0xffffffffu, NULL, "MARK",
-	 "mark bits of injected packets, skipped by the rules (default 0x40000000)"},
+	 "mark bits of injected packets, skipped by the rules (default 0x40000000)", NULL},
 	{"done-mark", 0, OPT_U32, PLATFORM_LINUX, FIELD(done_mark), 1, 0xffffffffu, NULL, "MARK",
-	 "connmark bits of flows that need hellosplit no more (default 0x20000000)"},
-	{"rules", 0, OPT_SPECIAL, PLATFORM_LINUX, 0, 0, 0, set_rules, "KIND",
-	 "iptables, nftables or none: firewall rules to install (default iptables)"},
+	 "connmark bits of flows that need hellosplit no more (default 0x20000000)", NULL},
+	{"rules", 0, OPT_CHOICE, PLATFORM_LINUX, FIELD(rules), 0, 0, NULL, "KIND",
+	 "iptables, nftables or none: firewall rules to install (default iptables)", rule_kinds},
 	{"rules-remove", 0, OPT_SWITCH, PLATFORM_LINUX, FIELD(rules_remove), 0, 1, NULL, NULL,
-	 "remove every rule hellosplit installs, then exit"},
+	 "remove every rule hellosplit installs, then exit", NULL},
 	{"exclude-loopback", 0, OPT_SWITCH, PLATFORM_LINUX | PLATFORM_WINDOWS, FIELD(exclude_loopback), 0, 1, NULL,
-	 NULL, "leave loopback traffic alone (default on)"},
+	 NULL, "leave loopback traffic alone (default on)", NULL},
 	{"exclude-iface", 0, OPT_LIST, PLATFORM_LINUX, FIELD(exclude_iface), 0, 0, check_iface_list, "LIST",
-	 "never touch packets leaving by these interfaces"},
+	 "never touch packets leaving by these interfaces", NULL},
 	{"iface", 0, OPT_LIST, PLATFORM_LINUX, FIELD(iface), 0, 0, check_iface_list, "LIST",
-	 "touch only packets leaving by these interfaces (a router's WAN)"},
+	 "touch only packets leaving by these interfaces (a router's WAN)", NULL},
 	{"user", 0, OPT_STRING, PLATFORM_LINUX, FIELD(user), 0, 0, check_user, "USER",
-	 "run the packet path as USER (name or uid:gid) with only CAP_NET_ADMIN and CAP_NET_RAW (default nobody)"},
+	 "run the packet path as USER (name or uid:gid) with only CAP_NET_ADMIN and CAP_NET_RAW (default nobody)", NULL},
 	/* Windows */
 	{"queue-len", 0, OPT_U32, PLATFORM_WINDOWS, FIELD(queue_len), 32, 16384, NULL, "N",
-	 "WinDivert queue length in packets (default 4096)"},
+	 "WinDivert queue length in packets (default 4096)", NULL},
 	{"queue-time", 0, OPT_U32, PLATFORM_WINDOWS, FIELD(queue_time_ms), 100, 16000, NULL, "MS",
-	 "WinDivert queue time (default 2000)"},
+	 "WinDivert queue time (default 2000)", NULL},
 	{"queue-size", 0, OPT_U64, PLATFORM_WINDOWS, FIELD(queue_size), 65536, 33554432, NULL, "BYTES",
-	 "WinDivert queue size (default 33554432)"},
+	 "WinDivert queue size (default 33554432)", NULL},
 	{"exclude-ifidx", 0, OPT_LIST, PLATFORM_WINDOWS, FIELD(exclude_ifidx), 0, 0, check_ifidx_list, "LIST",
-	 "never touch these interfaces: IfIdx or IfIdx.SubIfIdx, comma separated"},
+	 "never touch these interfaces: IfIdx or IfIdx.SubIfIdx, comma separated", NULL},
 	{"print-interfaces", 0, OPT_SWITCH, PLATFORM_WINDOWS, FIELD(print_interfaces), 0, 1, NULL, NULL,
-	 "list interface indexes, names and addresses, then exit"},
+	 "list interface indexes, names and addresses, then exit", NULL},
 	{"filter-extra", 0, OPT_STRING, PLATFORM_WINDOWS, FIELD(filter_extra), 0, 0, NULL, "EXPR",
-	 "WinDivert filter expression and-ed to the built-in filter (experts)"},
+	 "WinDivert filter expression and-ed to the built-in filter (experts)", NULL},
 	/* BSD */
 	{"divert-port", 0, OPT_U32, PLATFORM_BSD, FIELD(divert_port), 1, 65535, NULL, "PORT",
-	 "divert(4) port the pf or ipfw rules send packets to (default 8000)"},
+	 "divert(4) port the pf or ipfw rules send packets to (default 8000)", NULL},
 	{"pf-anchor", 0, OPT_STRING, PLATFORM_BSD, FIELD(pf_anchor), 0, 0, check_name, "NAME",
-	 "pf anchor holding hellosplit's rules (default hellosplit)"},
+	 "pf anchor holding hellosplit's rules (default hellosplit)", NULL},
 	/* general */
-	{"help", 'h', OPT_SPECIAL, PLATFORM_ALL, 0, 0, 0, NULL, NULL, "show this help and exit"},
-	{"version", 'V', OPT_SPECIAL, PLATFORM_ALL, 0, 0, 0, NULL, NULL, "show the version and exit"},
+	{"help", 'h', OPT_SPECIAL, PLATFORM_ALL, 0, 0, 0, NULL, NULL, "show this help and exit", NULL},
+	{"version", 'V', OPT_SPECIAL, PLATFORM_ALL, 0, 0, 0, NULL, NULL, "show the version and exit", NULL},
 };
 
 #define NOPTIONS (sizeof(options) / sizeof(options[0]))
@@ -200,32 +206,6 @@ static int set_split_chunk(struct config *c, const char *v, char *err, size_t er
 	return set_split_spec(c, v, err, errlen);
 }
 
-static int set_split_mode(struct config *c, const char *v, char *err, size_t errlen)
-{
-	if (!strcmp(v, "tls-hello"))
-		c->engine.mode = SPLIT_MODE_TLS_HELLO;
-	else if (!strcmp(v, "immediate"))
-		c->engine.mode = SPLIT_MODE_IMMEDIATE;
-	else {
-		snprintf(err, errlen, "'%s' is not one of: tls-hello, immediate", v);
-		return -1;
-	}
-	return 0;
-}
-
-static int set_tls_complete(struct config *c, const char *v, char *err, size_t errlen)
-{
-	if (!strcmp(v, "record"))
-		c->engine.complete = TLS_COMPLETE_RECORD;
-	else if (!strcmp(v, "handshake"))
-		c->engine.complete = TLS_COMPLETE_HANDSHAKE;
-	else {
-		snprintf(err, errlen, "'%s' is not one of: record, handshake", v);
-		return -1;
-	}
-	return 0;
-}
-
 int config_parse_ports(uint8_t ports[65536 / 8], const char *text)
 {
 	const char *s = text;
@@ -264,21 +244,6 @@ static int set_ports(struct config *c, const char *v, char *err, size_t errlen)
 {
 	if (config_parse_ports(c->engine.ports, v)) {
 		snprintf(err, errlen, "'%s' is not a list of ports or ranges in 1..65535 (e.g. 443,8443,9000-9010)", v);
-		return -1;
-	}
-	return 0;
-}
-
-static int set_rules(struct config *c, const char *v, char *err, size_t errlen)
-{
-	if (!strcmp(v, "iptables"))
-		c->rules = RULES_IPTABLES;
-	else if (!strcmp(v, "nftables"))
-		c->rules = RULES_NFTABLES;
-	else if (!strcmp(v, "none"))
-		c->rules = RULES_NONE;
-	else {
-		snprintf(err, errlen, "'%s' is not one of: iptables, nftables, none", v);
 		return -1;
 	}
 	return 0;
@@ -472,6 +437,19 @@ static int apply(struct config *c, const struct option_def *o, int negated, cons
 		}
 		strcpy((char *)c + o->offset, value);
 		return 0;
+	case OPT_CHOICE: {
+		int k, used = 0;
+
+		for (k = 0; o->choices[k]; k++)
+			if (!strcmp(value, o->choices[k])) {
+				*(int *)((char *)c + o->offset) = k;
+				return 0;
+			}
+		for (k = 0; o->choices[k] && used < (int)sizeof(why); k++)
+			used += snprintf(why + used, sizeof(why) - (size_t)used, "%s%s", k ? ", " : "", o->choices[k]);
+		fprintf(err, "hellosplit: %s--%s: '%s' is not one of: %s.\n", where, o->name, value, why);
+		return -1;
+	}
 	case OPT_SPECIAL:
 		if (o->handle && o->handle(c, value, why, sizeof(why))) {
 			fprintf(err, "hellosplit: %s--%s: %s.\n", where, o->name, why);
@@ -665,6 +643,20 @@ enum config_result config_parse(struct config *c, int argc, char **argv, FILE *o
 	if (bad || check_combinations(c, err))
 		return CONFIG_USAGE;
 	return CONFIG_RUN;
+}
+
+int config_load(struct config *c, int argc, char **argv)
+{
+	config_defaults(c);
+	switch (config_parse(c, argc, argv, stdout, stderr)) {
+	case CONFIG_EXIT_OK:
+		return 0;
+	case CONFIG_USAGE:
+		return 2;
+	case CONFIG_RUN:
+		break;
+	}
+	return -1;
 }
 
 void config_usage(FILE *out)

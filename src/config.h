@@ -70,6 +70,10 @@ void config_defaults(struct config *c);
  * Errors go to err as one line each. */
 enum config_result config_parse(struct config *c, int argc, char **argv, FILE *out, FILE *err);
 void config_usage(FILE *out);
+/* config_defaults, then config_parse of a command's argv with messages on
+ * stdout/stderr: -1 when the command should run, else its exit code (0 after
+ * --help or --version, 2 after a usage error). */
+int config_load(struct config *c, int argc, char **argv);
 
 /* For tools that write --config files (`service install`): 1 when --name
  * (without the dashes; no-NAME for a switch turned off) takes a value, 0 when

@@ -22,6 +22,7 @@
 #include <netinet/in.h>
 
 #include "daemon.h"
+#include "doctor.h"
 #include "engine.h"
 #include "log.h"
 
@@ -425,30 +426,25 @@ int daemon_run(const struct config *cfg)
 /* `hellosplit doctor`: what can be checked from here is the socket itself. */
 int doctor_main(int argc, char **argv)
 {
+	struct doctor d = {0};
 	struct config cfg;
 	struct divert_io io;
-	char err[512];
-	int problems = 0;
+	char err[512], line[600];
+	int rc;
 
-	config_defaults(&cfg);
-	switch (config_parse(&cfg, argc, argv, stdout, stderr)) {
-	case CONFIG_EXIT_OK:
-		return 0;
-	case CONFIG_USAGE:
-		return 2;
-	case CONFIG_RUN:
-		break;
-	}
+	if ((rc = config_load(&cfg, argc, argv)) >= 0)
+		return rc;
 	printf("hellosplit %s doctor\n", HELLOSPLIT_VERSION);
 	if (divert_io_open(&io, &cfg, err, sizeof(err)) == 0) {
 		divert_io_close(&io);
-		printf("  ok       divert(4) socket opened and bound to port %u\n", cfg.divert_port);
+		snprintf(line, sizeof(line), "divert(4) socket opened and bound to port %u", cfg.divert_port);
+		doctor_ok(line);
 	} else {
-		problems++;
-		printf("  PROBLEM  %s\n", err);
+		doctor_problem(&d, err, NULL);
 	}
-	printf("  note     the rules are not checked: pfctl -a '%s' -s rules (or ipfw show) must list a divert "
-	       "rule to port %u\n", cfg.pf_anchor, cfg.divert_port);
-	printf("\n%d problem(s).\n", problems);
-	return problems ? 1 : 0;
+	snprintf(line, sizeof(line), "the rules are not checked: pfctl -a '%s' -s rules (or ipfw show) must list a "
+		 "divert rule to port %u", cfg.pf_anchor, cfg.divert_port);
+	doctor_note(line);
+	printf("\n%d problem(s).\n", d.problems);
+	return d.problems ? 1 : 0;
 }

@@ -7,31 +7,11 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "doctor.h"
 #include "nfqueue.h"
 #include "rules.h"
 
 #define DOCTOR_CHAIN "HELLOSPLIT_DOCTOR"
-
-struct doctor {
-	int problems;
-};
-
-static void ok(struct doctor *d, const char *what)
-{
-	(void)d;
-	printf("  ok       %s\n", what);
-}
-
-static void problem(struct doctor *d, const char *what, const char *fix)
-{
-	d->problems++;
-	printf("  PROBLEM  %s\n           fix: %s\n", what, fix);
-}
-
-static void note(const char *what)
-{
-	printf("  note     %s\n", what);
-}
 
 static int run(const char *const argv[], char *out, size_t n)
 {
@@ -41,9 +21,9 @@ static int run(const char *const argv[], char *out, size_t n)
 static void check_privilege(struct doctor *d)
 {
 	if (geteuid() == 0)
-		ok(d, "running as root");
+		doctor_ok("running as root");
 	else
-		problem(d, "not running as root: the daemon needs CAP_NET_ADMIN and CAP_NET_RAW",
+		doctor_problem(d, "not running as root: the daemon needs CAP_NET_ADMIN and CAP_NET_RAW",
 			"run it with sudo (hellosplit doctor needs root too, to test the queue and rules)");
 }
 
@@ -55,11 +35,11 @@ static void check_queue(struct doctor *d, const struct config *cfg)
 	if (nfqueue_open(&q, (uint16_t)cfg->queue_num, cfg->fwmark, cfg->done_mark, err, sizeof(err)) == 0) {
 		nfqueue_close(&q);
 		snprintf(line, sizeof(line), "nfnetlink_queue works; NFQUEUE %u is free; raw sockets open", cfg->queue_num);
-		ok(d, line);
+		doctor_ok(line);
 		return;
 	}
 	snprintf(line, sizeof(line), "NFQUEUE %u: %s", cfg->queue_num, err);
-	problem(d, line, strstr(err, "already used") ? "stop the other program or pick --queue-num N"
+	doctor_problem(d, line, strstr(err, "already used") ? "stop the other program or pick --queue-num N"
 		   : "modprobe nfnetlink_queue (OpenWrt: opkg install kmod-nfnetlink-queue), run as root");
 }
 
@@ -71,9 +51,9 @@ static const char *tool(const char *name, char *buf, size_t n, struct doctor *d,
 	if (!path) {
 		snprintf(line, sizeof(line), "%s is not installed", name);
 		if (fix)
-			problem(d, line, fix);
+			doctor_problem(d, line, fix);
 		else
-			note(line);
+			doctor_note(line);
 		return NULL;
 	}
 	return path;
@@ -98,23 +78,23 @@ static void check_matches(struct doctor *d, const char *iptables)
 	run(flush, out, sizeof(out));
 	run(drop, out, sizeof(out));
 	if (run(mk, out, sizeof(out))) {
-		problem(d, "cannot create a chain in the mangle table", out[0] ? out : "see iptables");
+		doctor_problem(d, "cannot create a chain in the mangle table", out[0] ? out : "see iptables");
 		return;
 	}
 	if (run(queue, out, sizeof(out)))
-		problem(d, "the NFQUEUE target is missing", "modprobe xt_NFQUEUE (OpenWrt: kmod-ipt-nfqueue)");
+		doctor_problem(d, "the NFQUEUE target is missing", "modprobe xt_NFQUEUE (OpenWrt: kmod-ipt-nfqueue)");
 	else
-		ok(d, "NFQUEUE target with --queue-bypass");
+		doctor_ok("NFQUEUE target with --queue-bypass");
 	if (run(connmark, out, sizeof(out)))
-		problem(d, "the connmark match or CONNMARK target is missing (conntrack)",
+		doctor_problem(d, "the connmark match or CONNMARK target is missing (conntrack)",
 			"modprobe xt_connmark (OpenWrt: iptables-mod-conntrack-extra)");
 	else
-		ok(d, "connmark match and CONNMARK target");
+		doctor_ok("connmark match and CONNMARK target");
 	if (run(connbytes, out, sizeof(out)))
-		note("no connbytes match: hellosplit falls back to queueing each flow until it is done "
+		doctor_note("no connbytes match: hellosplit falls back to queueing each flow until it is done "
 		     "(more packets reach it; OpenWrt: iptables-mod-conntrack-extra adds connbytes)");
 	else
-		ok(d, "connbytes match (only the first packets of a flow are queued)");
+		doctor_ok("connbytes match (only the first packets of a flow are queued)");
 	run(flush, out, sizeof(out));
 	run(drop, out, sizeof(out));
 }
@@ -126,18 +106,18 @@ static void check_conflicts(struct doctor *d, const struct config *cfg, const ch
 	char num[32], line[200];
 
 	if (run(save, out, sizeof(out)) != 0) {
-		note("could not read the rule set (iptables-save failed)");
+		doctor_note("could not read the rule set (iptables-save failed)");
 		return;
 	}
 	if (strstr(out, ":" RULES_CHAIN " ") || strstr(out, "-j " RULES_CHAIN))
-		problem(d, "hellosplit rules are installed (hellosplit running, or left by a crash)",
+		doctor_problem(d, "hellosplit rules are installed (hellosplit running, or left by a crash)",
 			"if hellosplit is not running: hellosplit --rules-remove");
 	else
-		ok(d, "no hellosplit rules installed");
+		doctor_ok("no hellosplit rules installed");
 	snprintf(num, sizeof(num), "--queue-num %u", cfg->queue_num);
 	if (strstr(out, num) && !strstr(out, RULES_CHAIN)) {
 		snprintf(line, sizeof(line), "another rule already sends packets to NFQUEUE %u", cfg->queue_num);
-		problem(d, line, "pick another queue with --queue-num N");
+		doctor_problem(d, line, "pick another queue with --queue-num N");
 	}
 }
 
@@ -158,7 +138,7 @@ static void check_offloads(void)
 	}
 	if (!rules_find_tool("ethtool", ethtool, sizeof(ethtool))) {
 		snprintf(line, sizeof(line), "ethtool not installed: offloads of %s not checked", dev);
-		note(line);
+		doctor_note(line);
 		return;
 	}
 	{
@@ -172,7 +152,7 @@ static void check_offloads(void)
 			 "they are cut at --mss (default 1460/1440)", dev);
 	else
 		snprintf(line, sizeof(line), "%s has TSO/GSO off", dev);
-	note(line);
+	doctor_note(line);
 }
 
 int doctor_main(int argc, char **argv)
@@ -181,16 +161,10 @@ int doctor_main(int argc, char **argv)
 	struct config cfg;
 	char path[256], path6[256], save[256], out[512];
 	const char *iptables;
+	int rc;
 
-	config_defaults(&cfg);
-	switch (config_parse(&cfg, argc, argv, stdout, stderr)) {
-	case CONFIG_EXIT_OK:
-		return 0;
-	case CONFIG_USAGE:
-		return 2;
-	case CONFIG_RUN:
-		break;
-	}
+	if ((rc = config_load(&cfg, argc, argv)) >= 0)
+		return rc;
 	printf("hellosplit %s doctor\n", HELLOSPLIT_VERSION);
 	check_privilege(&d);
 	if (geteuid() != 0) {
@@ -204,25 +178,25 @@ int doctor_main(int argc, char **argv)
 		const char *v[] = {iptables, "-V", NULL};
 
 		if (run(v, out, sizeof(out)) == 0)
-			ok(&d, out);
+			doctor_ok(out);
 		check_matches(&d, iptables);
 		if (rules_find_tool("iptables-save", save, sizeof(save)))
 			check_conflicts(&d, &cfg, save);
 	}
 	if (!tool("ip6tables", path6, sizeof(path6), &d, "apt install iptables (it carries ip6tables)"))
-		note("IPv6 flows will not be split");
+		doctor_note("IPv6 flows will not be split");
 	else if (access("/proc/net/if_inet6", F_OK))
-		note("IPv6 is disabled in this kernel");
+		doctor_note("IPv6 is disabled in this kernel");
 	else
-		ok(&d, "ip6tables present, IPv6 enabled");
+		doctor_ok("ip6tables present, IPv6 enabled");
 	if (tool("nft", path, sizeof(path), &d, NULL)) {
 		char text[4096], err[512];
 		const char *c[] = {path, "-c", "-f", "-", NULL};
 
 		if (rules_nft_build(&cfg, text, sizeof(text)) > 0 && rules_run(c, text, err, sizeof(err)) == 0)
-			ok(&d, "nftables can hold hellosplit's rules (--rules nftables works)");
+			doctor_ok("nftables can hold hellosplit's rules (--rules nftables works)");
 		else
-			note("this kernel has no nftables queue support: use --rules iptables (the default)");
+			doctor_note("this kernel has no nftables queue support: use --rules iptables (the default)");
 	}
 	check_offloads();
 	if (d.problems)

@@ -8,28 +8,9 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "doctor.h"
 #include "windivert.h"
 #include "windows-util.h"
-
-struct doctor {
-	int problems;
-};
-
-static void ok(const char *what)
-{
-	printf("  ok       %s\n", what);
-}
-
-static void problem(struct doctor *d, const char *what, const char *fix)
-{
-	d->problems++;
-	printf("  PROBLEM  %s\n           fix: %s\n", what, fix);
-}
-
-static void note(const char *what)
-{
-	printf("  note     %s\n", what);
-}
 
 static int file_present(const wchar_t *dir, const wchar_t *name, char *path, size_t n)
 {
@@ -47,17 +28,17 @@ static void check_files(struct doctor *d, const wchar_t *dir)
 
 	if (file_present(dir, L"WinDivert.dll", path, sizeof(path))) {
 		snprintf(line, sizeof(line), "%s present", path);
-		ok(line);
+		doctor_ok(line);
 	} else {
 		snprintf(line, sizeof(line), "%s is missing", path);
-		problem(d, line, "copy WinDivert.dll from the x64 folder of the WinDivert 2.2 release next to hellosplit.exe");
+		doctor_problem(d, line, "copy WinDivert.dll from the x64 folder of the WinDivert 2.2 release next to hellosplit.exe");
 	}
 	if (file_present(dir, L"" WINDIVERT_SYS_NAME, path, sizeof(path))) {
 		snprintf(line, sizeof(line), "%s present", path);
-		ok(line);
+		doctor_ok(line);
 	} else {
 		snprintf(line, sizeof(line), "%s is missing", path);
-		problem(d, line, "copy " WINDIVERT_SYS_NAME " from the x64 folder of the WinDivert 2.2 release next to "
+		doctor_problem(d, line, "copy " WINDIVERT_SYS_NAME " from the x64 folder of the WinDivert 2.2 release next to "
 				 "hellosplit.exe");
 	}
 }
@@ -71,14 +52,14 @@ static void check_driver(struct doctor *d)
 	HANDLE h;
 
 	if (windivert_load(&api, err, sizeof(err))) {
-		problem(d, "WinDivert.dll does not load", err);
+		doctor_problem(d, "WinDivert.dll does not load", err);
 		return;
 	}
-	ok("WinDivert.dll loads and has every WinDivert 2.2 function");
+	doctor_ok("WinDivert.dll loads and has every WinDivert 2.2 function");
 	h = api.WinDivertOpen("false", WINDIVERT_LAYER_NETWORK, 0, 0);
 	if (h == INVALID_HANDLE_VALUE) {
 		windivert_open_error(&api, GetLastError(), "false", NULL, err, sizeof(err));
-		problem(d, "the WinDivert driver does not open", err);
+		doctor_problem(d, "the WinDivert driver does not open", err);
 		windivert_unload(&api);
 		return;
 	}
@@ -86,11 +67,11 @@ static void check_driver(struct doctor *d)
 	    api.WinDivertGetParam(h, WINDIVERT_PARAM_VERSION_MINOR, &minor) && major == 2) {
 		snprintf(line, sizeof(line), "the WinDivert driver opens (version %llu.%llu)", (unsigned long long)major,
 			 (unsigned long long)minor);
-		ok(line);
+		doctor_ok(line);
 	} else {
 		snprintf(line, sizeof(line), "the WinDivert driver opens but reports version %llu.%llu",
 			 (unsigned long long)major, (unsigned long long)minor);
-		problem(d, line, "use the WinDivert 2.2 release; stop programs that load another WinDivert version");
+		doctor_problem(d, line, "use the WinDivert 2.2 release; stop programs that load another WinDivert version");
 	}
 	api.WinDivertClose(h);
 	windivert_unload(&api);
@@ -105,11 +86,11 @@ static void check_service(void)
 		return;
 	svc = OpenServiceW(scm, L"hellosplit", SERVICE_QUERY_STATUS);
 	if (!svc)
-		note("the hellosplit service is not installed (hellosplit service install)");
+		doctor_note("the hellosplit service is not installed (hellosplit service install)");
 	else if (QueryServiceStatus(svc, &status) && status.dwCurrentState == SERVICE_RUNNING)
-		note("the hellosplit service is running: do not start a second hellosplit beside it");
+		doctor_note("the hellosplit service is running: do not start a second hellosplit beside it");
 	else
-		note("the hellosplit service is installed, not running (hellosplit service start)");
+		doctor_note("the hellosplit service is installed, not running (hellosplit service start)");
 	if (svc)
 		CloseServiceHandle(svc);
 	CloseServiceHandle(scm);
@@ -120,21 +101,15 @@ int doctor_main(int argc, char **argv)
 	struct doctor d = {0};
 	struct config cfg;
 	wchar_t dir[MAX_PATH];
+	int rc;
 
-	config_defaults(&cfg);
-	switch (config_parse(&cfg, argc, argv, stdout, stderr)) {
-	case CONFIG_EXIT_OK:
-		return 0;
-	case CONFIG_USAGE:
-		return 2;
-	case CONFIG_RUN:
-		break;
-	}
+	if ((rc = config_load(&cfg, argc, argv)) >= 0)
+		return rc;
 	printf("hellosplit %s doctor\n", HELLOSPLIT_VERSION);
 	if (windows_is_elevated())
-		ok("running as Administrator");
+		doctor_ok("running as Administrator");
 	else
-		problem(&d, "not running as Administrator: loading the WinDivert driver needs it",
+		doctor_problem(&d, "not running as Administrator: loading the WinDivert driver needs it",
 			"open a Command Prompt with 'Run as administrator' and run hellosplit doctor there");
 	if (windows_exe_dir(dir, MAX_PATH) == 0)
 		check_files(&d, dir);

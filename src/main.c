@@ -13,6 +13,7 @@
 int main(int argc, char **argv)
 {
 	struct config cfg;
+	int rc;
 
 	if (argc > 1 && !strcmp(argv[1], "probe"))
 		return probe_main(argc - 1, argv + 1);
@@ -22,15 +23,8 @@ int main(int argc, char **argv)
 	if (argc > 1 && !strcmp(argv[1], "service"))
 		return service_command(argc - 1, argv + 1);
 #endif
-	config_defaults(&cfg);
-	switch (config_parse(&cfg, argc, argv, stdout, stderr)) {
-	case CONFIG_EXIT_OK:
-		return 0;
-	case CONFIG_USAGE:
-		return 2;
-	case CONFIG_RUN:
-		break;
-	}
+	if ((rc = config_load(&cfg, argc, argv)) >= 0)
+		return rc;
 	log_verbosity = cfg.verbose;
 	if (cfg.pcap_in)
 		return pcapio_run(&cfg);

@@ -1,5 +1,5 @@
 /* probe-posix.c — probe-net.h for Linux, Android and the BSDs (names are
- * resolved in probe-resolve-posix.c, or probe-resolve-static.c). */
+ * resolved in probe-resolve.c, or probe-resolve-static.c). */
 #include "probe-net.h"
 
 #include <arpa/inet.h>

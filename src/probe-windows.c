@@ -41,45 +41,6 @@ void probe_net_cleanup(void)
 	WSACleanup();
 }
 
-int probe_net_resolve(const char *name, int numeric, uint16_t port, struct probe_address *out, int max,
-		      char *err, size_t errlen)
-{
-	struct addrinfo hints, *res, *ai;
-	int rc, n = 0;
-
-	memset(&hints, 0, sizeof(hints));
-	hints.ai_family = AF_UNSPEC;
-	hints.ai_socktype = SOCK_STREAM;
-	hints.ai_protocol = IPPROTO_TCP;
-	hints.ai_flags = numeric ? AI_NUMERICHOST : AI_ADDRCONFIG;
-	rc = getaddrinfo(name, NULL, &hints, &res);
-	if (rc) {
-		snprintf(err, errlen, "getaddrinfo error %d", rc);
-		return -1;
-	}
-	for (ai = res; ai && n < max; ai = ai->ai_next) {
-		struct probe_address *a = &out[n];
-
-		memset(a, 0, sizeof(*a));
-		a->port = port;
-		if (ai->ai_family == AF_INET) {
-			a->family = 4;
-			memcpy(a->bytes, &((struct sockaddr_in *)(void *)ai->ai_addr)->sin_addr, 4);
-		} else if (ai->ai_family == AF_INET6) {
-			a->family = 6;
-			memcpy(a->bytes, &((struct sockaddr_in6 *)(void *)ai->ai_addr)->sin6_addr, 16);
-		} else {
-			continue;
-		}
-		inet_ntop(ai->ai_family, a->bytes, a->text, sizeof(a->text));
-		n++;
-	}
-	freeaddrinfo(res);
-	if (n == 0)
-		snprintf(err, errlen, "no IPv4 or IPv6 address");
-	return n ? n : -1;
-}
-
 static enum probe_net_status status_of(int e)
 {
 	switch (e) {

@@ -1,14 +1,21 @@
-/* probe-resolve-posix.c — probe_net_resolve with getaddrinfo (dynamically
- * linked POSIX builds). */
-#include "probe-net.h"
-
+/* probe-resolve.c — probe_net_resolve with getaddrinfo: the dynamically
+ * linked POSIX builds and Windows (static glibc has no resolver: those builds
+ * take probe-resolve-static.c). */
+#ifdef _WIN32
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#else
 #include <arpa/inet.h>
-#include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
+#endif
+
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/socket.h>
+
+#include "probe-net.h"
 
 int probe_net_resolve(const char *name, int numeric, uint16_t port, struct probe_address *out, int max,
 		      char *err, size_t errlen)
@@ -23,7 +30,13 @@ int probe_net_resolve(const char *name, int numeric, uint16_t port, struct probe
 	hints.ai_flags = numeric ? AI_NUMERICHOST : AI_ADDRCONFIG;
 	rc = getaddrinfo(name, NULL, &hints, &res);
 	if (rc) {
-		snprintf(err, errlen, "%s", rc == EAI_SYSTEM ? strerror(errno) : gai_strerror(rc));
+#ifdef EAI_SYSTEM
+		if (rc == EAI_SYSTEM) {
+			snprintf(err, errlen, "%s", strerror(errno));
+			return -1;
+		}
+#endif
+		snprintf(err, errlen, "%s", gai_strerror(rc));
 		return -1;
 	}
 	for (ai = res; ai && n < max; ai = ai->ai_next) {
