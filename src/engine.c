@@ -11,7 +11,7 @@
 #include "hold.h"
 #include "reasm.h"
 
-#define CLOSED_TIMEOUT_S 10
+#define DONE_TIMEOUT_S 10
 #define GC_FULL_SWEEP_MS 10000
 
 enum failopen_reason {
@@ -69,7 +69,6 @@ void engine_config_defaults(struct engine_config *cfg)
 	cfg->max_held_bytes = 33554432;
 	cfg->max_flows = 65536;
 	cfg->idle_timeout_s = 120;
-	cfg->packet_cap = 20;
 }
 
 struct engine *engine_create(const struct engine_config *cfg, engine_emit_fn emit, void *ctx)
@@ -492,7 +491,7 @@ static int on_injected(struct engine *e, struct flow *f, const struct packet *p,
 		f->state = FLOW_PASS_THROUGH;
 		return ENGINE_PASS;
 	}
-	if (f->packets >= e->cfg.packet_cap) {
+	if (f->packets >= engine_packet_cap(&e->cfg)) {
 		f->state = FLOW_PASS_THROUGH;
 		return ENGINE_PASS;
 	}
@@ -532,21 +531,24 @@ static void forget_flow(struct engine *e, struct flow *f)
 	flow_remove(&e->table, f);
 }
 
+/* How far before a flow's first byte its own earlier bytes can be: its
+ * hello's start when a later segment came first. */
+#define REUSE_BEHIND 65536
+
 /* The rules and filters never show the engine a SYN, so a connection that
  * reuses the 4-tuple of a finished flow is recognised by its first packet: a
- * ClientHello record header ahead of the old flow's window. Initial sequence
- * numbers of one 4-tuple grow with time (RFC 6528: Linux, Windows), so a new
- * connection within the idle timeout starts ahead of the old one; bytes
- * behind the old start are the old flow's (its hello, when its second segment
- * came first). Old-flow data ahead that starts with a ClientHello is a
- * renegotiation: harmless to split. */
+ * ClientHello record header that is neither inside the old window nor just
+ * before it. Initial sequence numbers of one 4-tuple grow with time (RFC
+ * 6528) and wrap every few minutes, so a new connection can land anywhere
+ * else; old-flow data that starts with a ClientHello is a renegotiation,
+ * harmless to split. */
 static int new_connection_on_tuple(const struct flow *f, const struct packet *p)
 {
 	const uint8_t *d = p->data + p->payload_off;
 	uint32_t ahead = p->seq - f->base_seq;
 
-	if (f->state < FLOW_INJECTED || p->payload_len < 6 || ahead == 0 || ahead < f->window_len ||
-	    ahead >= 0x80000000u)
+	if (f->state < FLOW_INJECTED || p->payload_len < 6 || ahead < f->window_len || ahead == 0 ||
+	    (ahead >= 0x80000000u && 0u - ahead <= REUSE_BEHIND))
 		return 0;
 	return d[0] == 0x16 && d[1] == 0x03 && d[5] == 0x01;
 }
@@ -638,7 +640,10 @@ static void collect_garbage(struct engine *e, uint64_t now)
 		if (f->state == FLOW_FREE || f->state == FLOW_COLLECTING)
 			continue;
 		idle = now_s - f->last_seen_s;
-		if (idle >= e->cfg.idle_timeout_s || (f->state == FLOW_CLOSED && idle >= CLOSED_TIMEOUT_S))
+		/* A finished flow is kept only to recognise packets still on their
+		 * way: on Linux its connection skips the queue from then on. */
+		if (idle >= e->cfg.idle_timeout_s ||
+		    ((f->state == FLOW_CLOSED || f->state == FLOW_PASS_THROUGH) && idle >= DONE_TIMEOUT_S))
 			forget_flow(e, f);
 	}
 }

@@ -35,10 +35,16 @@ struct engine_config {
 	uint32_t max_flows;
 	uint32_t mss;                     /* 0: 1460 for IPv4, 1440 for IPv6 */
 	uint32_t idle_timeout_s;
-	uint32_t packet_cap;              /* payload packets after which a split flow is done */
 	uint64_t hash_seed;
 	int observe;                      /* decide and count, but pass every packet */
 };
+
+/* Payload packets after which a split flow is done even if its hello was
+ * never seen answered: room for every held packet and some retransmissions. */
+static inline uint32_t engine_packet_cap(const struct engine_config *cfg)
+{
+	return cfg->max_held_pkts + 16;
+}
 
 /* Called for every packet the engine sends; meta is the adapter's meta of the
  * packet whose bytes it carries. The buffer is only valid during the call. */

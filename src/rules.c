@@ -19,9 +19,15 @@
 #include "log.h"
 
 /* Conntrack counts SYN = 1, ACK = 2, first data = 3 in the original
- * direction; after RULES_PACKET_CAP packets the engine is never asked again. */
+ * direction, and the segments hellosplit injects too: the queue window ends
+ * where even a flow that held --max-held-pkts packets and was split (about
+ * twice as many packets) is past the engine's own packet cap. */
 #define RULES_FIRST_PACKET 3
-#define RULES_PACKET_CAP 20
+
+static uint32_t rules_last_packet(const struct config *cfg)
+{
+	return 2 + 2 * engine_packet_cap(&cfg->engine);
+}
 #define MULTIPORT_SLOTS 15
 
 static const char *const tool_dirs[] = {"/usr/sbin", "/sbin", "/usr/bin", "/bin", "/usr/local/sbin",
@@ -220,7 +226,7 @@ void rules_iptables_build(struct rules_list *l, const char *tool, int family, co
 	const char *fw = keep(l, "0x%x/0x%x", cfg->fwmark, cfg->fwmark);
 	const char *done = keep(l, "0x%x/0x%x", cfg->done_mark, cfg->done_mark);
 	const char *queue = keep(l, "%u", cfg->queue_num);
-	const char *window = keep(l, "%d:%d", RULES_FIRST_PACKET, RULES_PACKET_CAP);
+	const char *window = keep(l, "%d:%u", RULES_FIRST_PACKET, rules_last_packet(cfg));
 	const char *ports[32], *ifaces[32], *excluded[32];
 	int np = port_groups(l, cfg, ports, 32), ni = split_list(l, cfg->iface, ifaces, 32);
 	int ne = split_list(l, cfg->exclude_iface, excluded, 32), i, j, k;
@@ -289,13 +295,13 @@ int rules_nft_build(const struct config *cfg, char *out, size_t n)
 		       "\t\tmeta mark & 0x%x == 0x%x ct mark set ct mark | 0x%x return\n"
 		       "\t\tct mark & 0x%x == 0x%x return\n"
 		       "%s%s"
-		       "\t\t%smeta l4proto tcp tcp dport { %s } tcp flags & syn == 0 ct original packets %d-%d "
+		       "\t\t%smeta l4proto tcp tcp dport { %s } tcp flags & syn == 0 ct original packets %d-%u "
 		       "queue num %u%s\n"
 		       "\t}\n"
 		       "}\n",
 		       cfg->fwmark, cfg->fwmark, cfg->done_mark, cfg->done_mark, cfg->done_mark, cfg->done_mark,
 		       cfg->done_mark, cfg->exclude_loopback ? "\t\toifname \"lo\" return\n" : "", skip, oif, portset,
-		       RULES_FIRST_PACKET, RULES_PACKET_CAP, cfg->queue_num, cfg->queue_bypass ? " bypass" : "");
+		       RULES_FIRST_PACKET, rules_last_packet(cfg), cfg->queue_num, cfg->queue_bypass ? " bypass" : "");
 	return len < 0 || (size_t)len >= n || l.overflow ? -1 : len;
 }
 

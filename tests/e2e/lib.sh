@@ -67,6 +67,15 @@
 #                                       real ClientHello in pieces / TLS records
 #                                       (split_client.py)
 #   fetch_chromium NAME [4|6]           headless Chromium
+#   raw_client_setup [NS]               let raw_client.py run in NS (default
+#                                       cli): drop the kernel's own resets for
+#                                       source ports $E2E_RAW_PORTS (raw table,
+#                                       before conntrack), v4+v6
+#   fetch_raw NAME [4|6] SPORT PLAN [ARGS...]  raw_client.py: its own TCP over
+#                                       raw sockets sends exactly the PLAN's
+#                                       segments (1 byte each, overlaps with
+#                                       different bytes, no cwnd), then a real
+#                                       TLS handshake + GET; SPORT in E2E_RAW_PORTS
 #   e2e_http_get NAME [4|6] [PATH]      print the body (curl); /addr = the
 #                                       client address as the server sees it
 # Captures
@@ -114,6 +123,8 @@
 #   E2E_MASQ        1 = topo_router_up masquerades (same as argument "masq")
 #   E2E_FETCH_TIMEOUT  seconds a client may take (default 5)
 #   E2E_BLOCK_MAX_S    a blocked fetch must fail within this (default 3)
+#   E2E_RAW_PORTS   source ports of raw_client.py (default 30000:30999, below
+#                   the kernel's ephemeral range 32768-60999)
 #   E2E_KEEP        1 = keep the temp dir at exit (debugging)
 #   E2E_VERBOSE     1 = print client logs of passing checks too
 # Names and addresses (read-only after sourcing)
@@ -134,6 +145,7 @@ E2E_PREFIX="hs${E2E_ID}"
 E2E_OFFLOADS=${E2E_OFFLOADS:-off}
 E2E_FETCH_TIMEOUT=${E2E_FETCH_TIMEOUT:-5}
 E2E_BLOCK_MAX_S=${E2E_BLOCK_MAX_S:-3}
+E2E_RAW_PORTS=${E2E_RAW_PORTS:-30000:30999}
 E2E_KEEP=${E2E_KEEP:-0}
 E2E_VERBOSE=${E2E_VERBOSE:-0}
 
@@ -885,6 +897,37 @@ fetch_chromium() {
     elif grep -qE 'ERR_[A-Z_]*TIMED_OUT' "$E2E_LAST_LOG.dom" "$E2E_LAST_LOG"; then
         E2E_LAST_REASON=timeout
     fi
+    _e2e_body_check "$name" "$E2E_LAST_LOG.body"
+}
+
+# raw_client_setup [NS]
+# raw_client.py speaks TCP itself over raw sockets; the namespace's kernel
+# knows no socket for that connection and would answer the server's SYN-ACK
+# and data with resets.  Drop those resets (only for E2E_RAW_PORTS) in the
+# raw table, i.e. before conntrack: conntrack then counts the connection's
+# packets exactly as for a kernel client (SYN 1, ACK 2, first data 3).  The
+# kernel's resets answer segments that carry an ACK, so they carry none
+# themselves; raw_client.py's own reset (--close rst) is RST+ACK and passes.
+raw_client_setup() {
+    local ns=${1:-$E2E_NS_CLI} ipt
+    [[ -n "$ns" ]] || e2e_die "raw_client_setup: no topology up"
+    for ipt in iptables ip6tables; do
+        nsx "$ns" "$ipt" -w -t raw -A OUTPUT -p tcp --sport "$E2E_RAW_PORTS" --tcp-flags RST,ACK RST -j DROP ||
+            e2e_die "raw_client_setup: $ipt raw OUTPUT rule failed"
+    done
+}
+
+# fetch_raw NAME [4|6] SPORT PLAN [EXTRA-ARGS...]  (see raw_client.py)
+fetch_raw() {
+    local name=$1 fam=${2:-4} sport=$3 plan=$4 rc src
+    shift 4
+    _e2e_fetch_prep "$name" "$fam" raw
+    if [[ $fam == 6 ]]; then src=$E2E_CLI6; else src=$E2E_CLI4; fi
+    _e2e_fg ip netns exec "$E2E_NS_CLI" "$E2E_PY" "$E2E_DIR/raw_client.py" --name "$name" \
+        --src "$src" --dst "$_E2E_ADDR" --sport "$sport" --plan "$plan" --timeout "$E2E_FETCH_TIMEOUT" "$@" \
+        >"$E2E_LAST_LOG.body" 2>>"$E2E_LAST_LOG" && rc=0 || rc=$?
+    echo "raw_client exit $rc" >>"$E2E_LAST_LOG"
+    _e2e_py_reason "$rc"
     _e2e_body_check "$name" "$E2E_LAST_LOG.body"
 }
 

@@ -4,7 +4,7 @@ handshake (Debian /usr/bin/python3, stdlib only): load for the e2e tests.
 
     tls_load.py --name NAME --addr ADDR [--addr ADDR2 ...] (--count N | --duration S)
                 [--parallel P] [--timeout T] [--alpn-pad BYTES] [--events FILE]
-                [--sport PORT]
+                [--sport PORT] [--stall OFF:MS] [--plain-http] [--rate R]
 
 Every fetch connects to the next --addr (round robin, so IPv4 and IPv6 can
 alternate), sends "GET / HTTP/1.1" with Host NAME and Connection: close, and
@@ -17,6 +17,15 @@ send(), leaves a local stack with offloads on as one GSO super-packet.
 --sport PORT binds every connection to that source port (SO_REUSEADDR): with
 --parallel 1, consecutive fetches reuse the same TCP 4-tuple (the server
 closes first, so the client keeps no TIME_WAIT).
+--rate R paces the fetches: fetch i starts no earlier than i/R seconds after
+the start (R per second in total, fewer when --parallel cannot keep up).
+--stall OFF:MS writes the first OFF bytes of the ClientHello, sleeps MS
+milliseconds, then the rest (TCP_NODELAY; the TLS engine runs over
+ssl.MemoryBIO), like a client stalling mid-hello.
+--plain-http sends a plain-text "GET / HTTP/1.1" to the port (no TLS: a
+non-TLS protocol on 443); it counts as ok when the answer is nginx's
+"400 The plain HTTP request was sent to HTTPS port" page, i.e. the request
+reached the server intact and the answer came back.
 
 stdout: one summary line
     tls_load: ok=N fail=M elapsed=S.SSS p50_ms=.. p99_ms=.. max_ms=.. hello_bytes=..
@@ -26,6 +35,7 @@ Exit status: 0 when every fetch succeeded (and at least one ran), 1 otherwise.
 """
 
 import argparse
+import errno
 import socket
 import ssl
 import sys
@@ -51,36 +61,138 @@ def make_context(alpn_pad):
 
 def fetch(ctx, name, addr, port, timeout, info, sport=0):
     deadline = time.monotonic() + timeout
-    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
-    sock = socket.socket(fam, socket.SOCK_STREAM)
+    sock = _connect(addr, port, timeout, info, sport)
     try:
-        sock.settimeout(timeout)
-        if sport:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", sport))
-        try:
-            sock.connect((addr, port))
-        finally:
-            info["sport"] = sock.getsockname()[1]   # bound by connect, even a failed one
         info["stage"] = "handshake"
         tls = ctx.wrap_socket(sock, server_hostname=name)
         tls.settimeout(max(deadline - time.monotonic(), 0.01))
         info["stage"] = "request"
         tls.sendall(("GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % name).encode())
-        data = b""
-        while True:
-            tls.settimeout(max(deadline - time.monotonic(), 0.01))
-            try:
-                chunk = tls.recv(65536)
-            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
-                break
-            if not chunk:
-                break
-            data += chunk
+        data = _read_all(tls.recv, deadline, tls.settimeout)
         try:
             tls.close()
         except OSError:
             pass
+    finally:
+        sock.close()
+    head, _, body = data.partition(b"\r\n\r\n")
+    if body.decode("utf-8", "replace").rstrip("\r\n") != "hello from " + name:
+        raise ValueError("wrong body: %r" % data[:120])
+
+
+def _read_all(sock_read, deadline, settimeout):
+    data = b""
+    while True:
+        settimeout(max(deadline - time.monotonic(), 0.01))
+        try:
+            chunk = sock_read(65536)
+        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            break
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def _connect(addr, port, timeout, info, sport):
+    """A connected socket; with sport, from that source port. The previous
+    connection on the port may still be closing (the server closed first and
+    its last ACK is on the way): connect() then fails with EADDRNOTAVAIL for a
+    moment, so it is tried again for up to a second."""
+    fam = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    for attempt in range(50):
+        sock = socket.socket(fam, socket.SOCK_STREAM)
+        sock.settimeout(timeout)
+        try:
+            if sport:
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                sock.bind(("::" if fam == socket.AF_INET6 else "0.0.0.0", sport))
+            try:
+                sock.connect((addr, port))
+            finally:
+                info["sport"] = sock.getsockname()[1]   # bound by connect, even a failed one
+            return sock
+        except OSError as e:
+            sock.close()
+            if not sport or e.errno not in (errno.EADDRNOTAVAIL, errno.EADDRINUSE) or attempt == 49:
+                raise
+            time.sleep(0.02)
+
+
+def fetch_plain(name, addr, port, timeout, info, sport=0):
+    """Plain HTTP to a TLS port: nginx answers 400 "plain HTTP ... HTTPS port"."""
+    deadline = time.monotonic() + timeout
+    sock = _connect(addr, port, timeout, info, sport)
+    try:
+        info["stage"] = "request"
+        sock.sendall(("GET / HTTP/1.1\r\nHost: %s\r\nUser-Agent: hellosplit-e2e-plain\r\n"
+                      "Connection: close\r\n\r\n" % name).encode())
+        data = _read_all(sock.recv, deadline, sock.settimeout)
+    finally:
+        sock.close()
+    if b"The plain HTTP request was sent to HTTPS port" not in data:
+        raise ValueError("wrong answer: %r" % data[:120])
+
+
+def fetch_stall(ctx, name, addr, port, timeout, info, sport, stall_off, stall_ms):
+    """The hello in two writes with a pause between (MemoryBIO TLS)."""
+    deadline = time.monotonic() + timeout
+    inb, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
+    tls = ctx.wrap_bio(inb, outb, server_hostname=name)
+    try:
+        tls.do_handshake()
+    except ssl.SSLWantReadError:
+        pass
+    hello = outb.read()
+    sock = _connect(addr, port, timeout, info, sport)
+    try:
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        info["stage"] = "hello"
+        sock.sendall(hello[:stall_off])
+        time.sleep(stall_ms / 1000)
+        sock.sendall(hello[stall_off:])
+        info["stage"] = "handshake"
+
+        def pump():
+            out = outb.read()
+            if out:
+                sock.sendall(out)
+
+        def feed():
+            sock.settimeout(max(deadline - time.monotonic(), 0.01))
+            d = sock.recv(65536)
+            if d:
+                inb.write(d)
+            else:
+                inb.write_eof()
+            return bool(d)
+
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                pump()
+                if not feed():
+                    raise ConnectionError("closed during the handshake")
+        pump()
+        info["stage"] = "request"
+        tls.write(("GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % name).encode())
+        pump()
+        data, eof = b"", False
+        while True:
+            try:
+                chunk = tls.read(65536)
+                if not chunk:
+                    break
+                data += chunk
+            except ssl.SSLWantReadError:
+                pump()
+                if eof:
+                    break
+                eof = not feed()
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                break
     finally:
         sock.close()
     head, _, body = data.partition(b"\r\n\r\n")
@@ -123,9 +235,21 @@ def main():
     ap.add_argument("--alpn-pad", type=int, default=0)
     ap.add_argument("--events", default=None)
     ap.add_argument("--sport", type=int, default=0)
+    ap.add_argument("--stall", default=None, metavar="OFF:MS")
+    ap.add_argument("--plain-http", action="store_true")
+    ap.add_argument("--rate", type=float, default=0)
     args = ap.parse_args()
     if (args.count > 0) == (args.duration > 0):
         ap.error("give exactly one of --count and --duration")
+    stall = None
+    if args.stall:
+        try:
+            off, ms = args.stall.split(":")
+            stall = (int(off), float(ms))
+        except ValueError:
+            ap.error("--stall wants OFF:MS, e.g. 100:500")
+        if args.plain_http:
+            ap.error("--stall and --plain-http exclude each other")
 
     ctx = make_context(args.alpn_pad)
     lock = threading.Lock()
@@ -139,6 +263,8 @@ def main():
                 return None
             if args.duration and time.monotonic() - t0 >= args.duration:
                 return None
+            if args.rate > 0 and args.duration and i / args.rate >= args.duration:
+                return None
             state["next"] = i + 1
             return i
 
@@ -147,11 +273,20 @@ def main():
             i = take()
             if i is None:
                 return
+            if args.rate > 0:
+                wait = t0 + i / args.rate - time.monotonic()
+                if wait > 0:
+                    time.sleep(wait)
             addr = args.addr[i % len(args.addr)]
             start_wall, start = time.time(), time.monotonic()
             info = {"sport": 0, "stage": "connect"}
             try:
-                fetch(ctx, args.name, addr, args.port, args.timeout, info, args.sport)
+                if args.plain_http:
+                    fetch_plain(args.name, addr, args.port, args.timeout, info, args.sport)
+                elif stall:
+                    fetch_stall(ctx, args.name, addr, args.port, args.timeout, info, args.sport, *stall)
+                else:
+                    fetch(ctx, args.name, addr, args.port, args.timeout, info, args.sport)
                 res = "ok"
             except Exception as e:  # every failure is counted, none is fatal
                 res = kind_of(e)

@@ -296,7 +296,7 @@ static int may_let_go(uint32_t id)
 		if ((p->flags & TCP_ACK) && (int32_t)(p->ack - q->ack) > 0)
 			acked = 1;
 	}
-	return acked || count + 1 >= R.cfg.packet_cap || (p->flags & TCP_RST);
+	return acked || count + 1 >= engine_packet_cap(&R.cfg) || (p->flags & TCP_RST);
 }
 
 /* ---- the engine's side */
@@ -826,7 +826,6 @@ static void configure(struct input *in)
 	static const uint32_t buffers[8] = {16, 300, 517, 600, 1500, 2048, 4096, 65536};
 	static const uint32_t idles[4] = {1, 5, 30, 120};
 	static const uint32_t mss[8] = {0, 64, 100, 536, 1000, 1400, 1460, 9000};
-	static const uint32_t caps[8] = {1, 2, 3, 5, 8, 20, 100, 65535};
 	static const uint64_t starts[4] = {0, 1000, 1000000000, 1ull << 40};
 	uint32_t c0 = take8(in), c1 = take8(in), c2 = take8(in), c3 = take8(in), c4 = take8(in), c5 = take8(in);
 	char err[128];
@@ -844,7 +843,6 @@ static void configure(struct input *in)
 	R.cfg.max_buffer = buffers[c2 >> 3 & 7];
 	R.cfg.idle_timeout_s = idles[c2 >> 6 & 3];
 	R.cfg.mss = mss[c3 & 7];
-	R.cfg.packet_cap = caps[c3 >> 3 & 7];
 	R.now = starts[c3 >> 6 & 3];
 	FUZZ_ASSERT(split_spec_parse(&R.cfg.positions, specs[c4 % (sizeof(specs) / sizeof(specs[0]))], err,
 				     sizeof(err)) == 0, "spec table: %s", err);

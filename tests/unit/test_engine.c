@@ -468,6 +468,17 @@ static void rst_fin_syn(void)
 	n = mk(p, 4, 203, 5000, 1, TCP_ACK, hello_blocked, 300, 2);
 	CHECK_EQ(feed(e, p, n, 1, 7), ENGINE_PASS | ENGINE_DONE);
 	CHECK_EQ(engine_stats(e)->flows_split, 3);
+	/* a hello far behind the old start (sequence numbers wrapped since, or
+	 * a random initial one) is a new connection too */
+	n = mk(p, 4, 202, 777777u - 0x80000000u - 1000u, 1, TCP_ACK | TCP_PSH, hello_blocked, sizeof(hello_blocked), 7);
+	CHECK_EQ(feed(e, p, n, 1, 8), ENGINE_STOLEN);
+	CHECK_EQ(engine_stats(e)->flows_split, 4);
+	/* a finished flow is forgotten after 10 s without packets, a split one
+	 * waiting for its answer after the idle timeout */
+	engine_tick(e, 9000);
+	CHECK_EQ(engine_flow_count(e), 4);
+	engine_tick(e, 12000);
+	CHECK_EQ(engine_flow_count(e), 1);
 	engine_destroy(e);
 }
 
