@@ -105,6 +105,8 @@ static const struct option_def options[] = {
 	 "iptables, nftables or none: firewall rules to install (default iptables)", rule_kinds},
 	{"rules-remove", 0, OPT_SWITCH, PLATFORM_LINUX, FIELD(rules_remove), 0, 1, NULL, NULL,
 	 "remove every rule hellosplit installs, then exit", NULL},
+	{"print-rules", 0, OPT_SWITCH, PLATFORM_LINUX, FIELD(print_rules), 0, 1, NULL, NULL,
+	 "print the rules --rules would install, then exit (to adapt them with --rules none)", NULL},
 	{"exclude-loopback", 0, OPT_SWITCH, PLATFORM_LINUX | PLATFORM_WINDOWS, FIELD(exclude_loopback), 0, 1, NULL,
 	 NULL, "leave loopback traffic alone (default on)", NULL},
 	{"exclude-iface", 0, OPT_LIST, PLATFORM_LINUX, FIELD(exclude_iface), 0, 0, check_iface_list, "LIST",
@@ -672,6 +674,7 @@ void config_usage(FILE *out)
 		"       hellosplit --pcap-in IN --pcap-out OUT [OPTIONS]   the same, offline, on a capture\n"
 #if defined(__linux__) && !defined(HELLOSPLIT_DIVERT)
 		"       hellosplit --rules-remove            remove hellosplit's firewall rules\n"
+		"       hellosplit --print-rules [OPTIONS]   print the firewall rules it would install\n"
 #endif
 		"       hellosplit probe HOST...             find which --split-at gets past this network's DPI\n"
 		"       hellosplit doctor                    check this machine and print fixes\n"

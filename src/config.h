@@ -41,6 +41,7 @@ struct config {
 	uint32_t fwmark, done_mark;
 	enum rules_kind rules;
 	int rules_remove;
+	int print_rules;
 	int exclude_loopback;
 	char exclude_iface[CONFIG_LIST_MAX];
 	char iface[CONFIG_LIST_MAX];

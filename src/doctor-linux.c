@@ -71,6 +71,10 @@ static void check_matches(struct doctor *d, const char *iptables)
 				  "0x20000000/0x20000000", NULL};
 	const char *queue[] = {iptables, "-w", "10", "-t", "mangle", "-A", DOCTOR_CHAIN, "-p", "tcp", "-j", "NFQUEUE",
 			       "--queue-num", "200", "--queue-bypass", NULL};
+	const char *owner[] = {iptables, "-w", "10", "-t", "mangle", "-A", DOCTOR_CHAIN, "-m", "owner",
+			       "--socket-exists", "-j", "RETURN", NULL};
+	const char *u32[] = {iptables, "-w", "10", "-t", "mangle", "-A", DOCTOR_CHAIN, "-m", "u32", "--u32",
+			     "0&0x3=1:3", "-j", "RETURN", NULL};
 	const char *flush[] = {iptables, "-w", "10", "-t", "mangle", "-F", DOCTOR_CHAIN, NULL};
 	const char *drop[] = {iptables, "-w", "10", "-t", "mangle", "-X", DOCTOR_CHAIN, NULL};
 	char out[512];
@@ -95,6 +99,16 @@ static void check_matches(struct doctor *d, const char *iptables)
 		     "(more packets reach it; OpenWrt: iptables-mod-conntrack-extra adds connbytes)");
 	else
 		doctor_ok("connbytes match (only the first packets of a flow are queued)");
+	if (run(u32, out, sizeof(out)))
+		doctor_note("no u32 match: packets without payload among a flow's first ones reach hellosplit too "
+			    "(OpenWrt: iptables-mod-u32)");
+	else
+		doctor_ok("u32 match (only packets with payload are queued)");
+	if (run(owner, out, sizeof(out)))
+		doctor_note("no owner match: a local flow's second payload packet reaches hellosplit too "
+			    "(OpenWrt: iptables-mod-extra)");
+	else
+		doctor_ok("owner match (a local flow the server answered skips the queue)");
 	run(flush, out, sizeof(out));
 	run(drop, out, sizeof(out));
 }

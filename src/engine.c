@@ -641,9 +641,13 @@ static void collect_garbage(struct engine *e, uint64_t now)
 			continue;
 		idle = now_s - f->last_seen_s;
 		/* A finished flow is kept only to recognise packets still on their
-		 * way: on Linux its connection skips the queue from then on. */
+		 * way: on Linux its connection skips the queue from then on. So is
+		 * a split one: on Linux the rules may stop queueing it once the
+		 * server answered, and a hello retransmitted after it is forgotten
+		 * starts a new flow, split again. */
 		if (idle >= e->cfg.idle_timeout_s ||
-		    ((f->state == FLOW_CLOSED || f->state == FLOW_PASS_THROUGH) && idle >= DONE_TIMEOUT_S))
+		    ((f->state == FLOW_CLOSED || f->state == FLOW_PASS_THROUGH || f->state == FLOW_INJECTED) &&
+		     idle >= DONE_TIMEOUT_S))
 			forget_flow(e, f);
 	}
 }

@@ -256,7 +256,7 @@ static int packet_path(const struct config *cfg, pid_t parent, uid_t uid, gid_t 
 		}
 		engine_tick(e, now);
 		nfqueue_flush(&q);
-		while (read(sfd, &si, sizeof(si)) == sizeof(si)) {
+		while ((pfd[1].revents & POLLIN) && read(sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGUSR1)
 				stats_print(stderr, engine_stats(e), (double)(now - start) / 1000);
 			else if (si.ssi_signo == SIGHUP)
@@ -348,6 +348,8 @@ int daemon_run(const struct config *cfg)
 	gid_t gid;
 	pid_t pid;
 
+	if (cfg->print_rules)
+		return rules_print(cfg, stdout) ? 1 : 0;
 	if (check_privileges())
 		return 1;
 	if (cfg->rules_remove)

@@ -212,6 +212,8 @@ static int split_list(struct rules_list *l, const char *list, const char *items[
 	return n;
 }
 
+#define RULES_ANSWERED_AVGPKT "101:"
+
 /* Payload present: 4 bytes readable at the payload start (u32 fails a read
  * past the end), or 1-3 bytes (the IP length is then not a multiple of 4,
  * as every header length is). Two rules, as u32 has no "or". */
@@ -241,6 +243,15 @@ void rules_iptables_build(struct rules_list *l, const char *tool, int family, co
 		add(l, tool, "-A", RULES_CHAIN, "-o", "lo", "-j", "RETURN", NULL);
 	for (i = 0; i < ne; i++)
 		add(l, tool, "-A", RULES_CHAIN, "-o", excluded[i], "-j", "RETURN", NULL);
+	/* The server has sent payload (a reply packet larger than any bare TCP
+	 * header: 60 + 40): a TLS server answers only a whole ClientHello, so it
+	 * has it and the flow needs no second trip to be marked done. Local flows
+	 * only: on a router the answer may still be lost on the LAN, and the
+	 * client's retransmitted hello must then be split again. */
+	if ((matches & RULES_ANSWERED) && (matches & RULES_CONNBYTES))
+		add(l, tool, "-A", RULES_CHAIN, "-m", "owner", "--socket-exists", "-m", "connbytes", "--connbytes",
+		    RULES_ANSWERED_AVGPKT, "--connbytes-dir", "reply", "--connbytes-mode", "avgpkt", "-j", "RETURN",
+		    NULL);
 	for (j = 0; j < (ni ? ni : 1); j++)
 		for (i = 0; i < np; i++)
 			for (k = 0; k < (matches & RULES_U32 ? 2 : 1); k++) {
@@ -295,6 +306,7 @@ int rules_nft_build(const struct config *cfg, char *out, size_t n)
 		       "\t\tmeta mark & 0x%x == 0x%x ct mark set ct mark | 0x%x return\n"
 		       "\t\tct mark & 0x%x == 0x%x return\n"
 		       "%s%s"
+		       "\t\tmeta skuid >= 0 ct reply avgpkt > 100 return\n"   /* see RULES_ANSWERED */
 		       "\t\t%smeta l4proto tcp tcp dport { %s } tcp flags & syn == 0 ct original packets %d-%u "
 		       "queue num %u%s\n"
 		       "\t}\n"
@@ -327,15 +339,29 @@ static void describe(const struct rules_cmd *c, char *out, size_t n)
 		k += (size_t)snprintf(out + k, n - k, "%s%s", i ? " " : "", c->argv[i]);
 }
 
+static int is_variable(const struct rules_cmd *c)
+{
+	int i;
+
+	for (i = 0; i < c->argc; i++)
+		if (!strcmp(c->argv[i], "NFQUEUE") || !strcmp(c->argv[i], "--socket-exists"))
+			return 1;
+	return 0;
+}
+
 static int install_iptables(const struct config *cfg, const char *tool, int family)
 {
-	/* Best first; a kernel may lack connbytes (many Android/OpenWrt ones)
-	 * or u32. Not every iptables names the missing match (1.8.9 may say only
-	 * "No chain/target/match by that name"), so the variants are tried. */
-	static const int variants[] = {RULES_CONNBYTES | RULES_U32, RULES_CONNBYTES, RULES_U32, 0};
+	/* Best first; a kernel may lack connbytes (many Android/OpenWrt ones),
+	 * u32 or owner. Not every iptables names the missing match (1.8.9 may
+	 * say only "No chain/target/match by that name"), so the variants are
+	 * tried, the chain emptied between tries. */
+	static const int variants[] = {
+		RULES_CONNBYTES | RULES_U32 | RULES_ANSWERED, RULES_CONNBYTES | RULES_U32,
+		RULES_CONNBYTES | RULES_ANSWERED, RULES_CONNBYTES, RULES_U32, 0};
 	static struct rules_list l;
 	char err[1024], first[1024] = "", cmd[1024];
-	int bad = -1, queue_rule, matches = 0;
+	const char *flush[] = {tool, "-w", "10", "-t", "mangle", "-F", RULES_CHAIN, NULL};
+	int bad = -1, matches = 0;
 	size_t v;
 
 	for (v = 0; v < sizeof(variants) / sizeof(variants[0]); v++) {
@@ -346,13 +372,13 @@ static int install_iptables(const struct config *cfg, const char *tool, int fami
 			log_error("too many ports or interfaces for the rules; use fewer.");
 			return -1;
 		}
-		for (queue_rule = 0; queue_rule < l.count; queue_rule++)
-			if (!strcmp(l.cmd[queue_rule].argv[l.cmd[queue_rule].argc - 1], "--queue-bypass") ||
-			    !strcmp(l.cmd[queue_rule].argv[l.cmd[queue_rule].argc - 2], "--queue-num"))
-				break;
-		/* the chain and its first rules are in after the first try */
-		bad = run_list(&l, v ? queue_rule : 0, l.count, err, sizeof(err));
-		if (bad != queue_rule)
+		/* the chain exists after the first try: empty it and fill it again */
+		if (v && rules_run(flush, NULL, err, sizeof(err)) != 0) {
+			bad = 0;
+			break;
+		}
+		bad = run_list(&l, v ? 1 : 0, l.count, err, sizeof(err));
+		if (bad < 0 || !is_variable(&l.cmd[bad]))
 			break;
 		if (!first[0])
 			snprintf(first, sizeof(first), "%s", err);
@@ -365,6 +391,9 @@ static int install_iptables(const struct config *cfg, const char *tool, int fami
 	if (!(matches & RULES_CONNBYTES))
 		log_info("%s: the kernel has no connbytes match (%s); queueing each flow until it is done "
 			 "(connmark only).", tool, first);
+	else if (!(matches & RULES_ANSWERED))
+		log_info("%s: the kernel has no owner match; a local flow's second payload packet is queued "
+			 "too.", tool);
 	if (!(matches & RULES_U32))
 		log_info("%s: the kernel has no u32 match; packets without payload among the first ones are "
 			 "queued too.", tool);
@@ -449,6 +478,48 @@ static int queue_bound(long n)
 	if (f)
 		fclose(f);
 	return bound;
+}
+
+static void print_word(FILE *out, const char *w)
+{
+	const char *c;
+
+	for (c = w; *c; c++)
+		if (!strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-:/.,=+", *c))
+			break;
+	fprintf(out, *c || !*w ? " '%s'" : " %s", w);
+}
+
+int rules_print(const struct config *cfg, FILE *out)
+{
+	static struct rules_list l;
+	char text[8192];
+	int family, i, j;
+
+	if (cfg->rules == RULES_NFTABLES) {
+		if (rules_nft_build(cfg, text, sizeof(text)) < 0) {
+			log_error("too many ports or interfaces for the rules; use fewer.");
+			return -1;
+		}
+		fputs(text, out);
+		return 0;
+	}
+	for (family = 4; family <= 6; family += 2) {
+		memset(&l, 0, sizeof(l));
+		rules_iptables_build(&l, family == 4 ? "iptables" : "ip6tables", family, cfg,
+				     RULES_CONNBYTES | RULES_U32 | RULES_ANSWERED);
+		if (l.overflow) {
+			log_error("too many ports or interfaces for the rules; use fewer.");
+			return -1;
+		}
+		for (i = 0; i < l.count; i++) {
+			fputs(l.cmd[i].argv[0], out);
+			for (j = 1; j < l.cmd[i].argc; j++)
+				print_word(out, l.cmd[i].argv[j]);
+			fputc('\n', out);
+		}
+	}
+	return 0;
 }
 
 int rules_install(const struct config *cfg)

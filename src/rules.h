@@ -4,6 +4,7 @@
 #define HELLOSPLIT_RULES_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "config.h"
 
@@ -28,10 +29,12 @@ struct rules_list {
 /* Matches the queue rules use where the kernel has them. */
 #define RULES_CONNBYTES 1   /* only the first packets of a connection */
 #define RULES_U32       2   /* only packets that carry payload */
+#define RULES_ANSWERED  4   /* local flows the server answered skip the queue */
 
 /* The iptables (or ip6tables: family 6) argument lists that install the
  * chain, in order, the jump from mangle POSTROUTING last. tool is argv[0];
- * matches is a set of RULES_CONNBYTES and RULES_U32. */
+ * matches is a set of RULES_CONNBYTES, RULES_U32 and RULES_ANSWERED (which
+ * needs connbytes too). */
 void rules_iptables_build(struct rules_list *l, const char *tool, int family, const struct config *cfg,
 			  int matches);
 /* The nftables ruleset text. Returns its length, or -1 when it does not fit. */
@@ -40,6 +43,9 @@ int rules_nft_build(const struct config *cfg, char *out, size_t n);
 /* Installs the rules of cfg->rules; on failure prints why, removes what was
  * installed and returns -1. */
 int rules_install(const struct config *cfg);
+/* Prints the rules cfg->rules installs (iptables and ip6tables commands,
+ * also for none; or the nftables ruleset), the best variant. */
+int rules_print(const struct config *cfg, FILE *out);
 /* Removes everything hellosplit ever installs (both families, iptables and
  * nftables). Returns 0 when the firewall is clean afterwards. */
 int rules_remove(int verbose);

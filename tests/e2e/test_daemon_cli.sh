@@ -7,6 +7,9 @@
 #      rules, no nft table hellosplit, no process left in the namespace).
 #      On a kernel that has nft queue the probe says so and the test instead
 #      checks that --rules nftables works and leaves nothing behind;
+#   1b. --print-rules: the iptables commands it prints, run by hand, install
+#      exactly the daemon's rule set; its nftables ruleset passes `nft -c`
+#      with the queue statement swapped for a counter;
 #   2. --queue-num already bound by a running hellosplit: the second one
 #      exits 1 saying the queue is taken and what to do; the first keeps its
 #      PID, its packet process and its rules, and still splits;
@@ -95,6 +98,44 @@ else
     e2e_fail "--rules nftables: no nft table left behind" "$(cat "$T/now.nft")"
 fi
 expect_eq "--rules nftables: no process left in the namespace" 0 "$(ns_procs)"
+
+# ------------------------------------------------------------ print-rules ---
+# What --print-rules shows is what hellosplit installs: the iptables commands,
+# run by hand, give the very rule set the daemon installs; the nftables
+# ruleset passes `nft -c` here once its queue statement (which this kernel
+# may lack) is swapped for a counter.
+section "--print-rules"
+hs_run "$E2E_NS_CLI" --print-rules --rules nftables
+expect_eq "--print-rules --rules nftables: exit status" 0 "$HS_RC"
+cp "$HS_OUT" "$T/print.nft"
+if grep -qE 'ct original packets 3-[0-9]+ queue num 200 bypass$' "$T/print.nft" &&
+    sed -E 's/queue num 200 bypass$/counter/' "$T/print.nft" | nsx "$E2E_NS_CLI" nft -c -f - >"$T/nft-c.out" 2>&1; then
+    e2e_pass "--print-rules --rules nftables: the ruleset is valid nft (queue statement swapped for counter)"
+else
+    e2e_fail "--print-rules --rules nftables: the ruleset is valid nft" "$(cat "$T/print.nft" "$T/nft-c.out")"
+fi
+hs_run "$E2E_NS_CLI" --print-rules
+expect_eq "--print-rules: exit status" 0 "$HS_RC"
+cp "$HS_OUT" "$T/print.sh"
+while IFS= read -r line; do
+    nsx "$E2E_NS_CLI" bash -c "$line" || e2e_fail "--print-rules: this command fails: $line"
+done <"$T/print.sh"
+fw_rules "$E2E_NS_CLI" >"$T/printed.rules"
+nsx "$E2E_NS_CLI" "$HS_BIN" --rules-remove >/dev/null 2>&1
+hs_start "$E2E_NS_CLI" || e2e_die "hellosplit did not start"
+fw_rules "$E2E_NS_CLI" >"$T/daemon.rules"
+if cmp -s "$T/printed.rules" "$T/daemon.rules"; then
+    e2e_pass "--print-rules: the printed commands install exactly the daemon's rules ($(wc -l <"$T/print.sh") commands)"
+else
+    e2e_fail "--print-rules: the printed commands install exactly the daemon's rules"
+    diff -u "$T/printed.rules" "$T/daemon.rules" | sed 's/^/      | /' | head -n 20
+fi
+expect_eq "rules: answered local flows skip the queue (owner + connbytes reply avgpkt), v4 and v6" 2 \
+    "$(grep -c -- '-m owner --socket-exists -m connbytes --connbytes 101 --connbytes-mode avgpkt --connbytes-dir reply -j RETURN' "$T/daemon.rules")"
+expect_ok "--print-rules: curl $B v4 loads through the daemon" fetch_curl "$B" 4
+hs_stop INT
+expect_eq "--print-rules: daemon exit status" 0 "$HS_RC"
+same_rules "--print-rules: rules as before"
 
 # ------------------------------------------------------------ queue taken ---
 section "--queue-num taken by another hellosplit"
