@@ -236,7 +236,8 @@ void rules_iptables_build(struct rules_list *l, const char *tool, int family, co
 	add(l, tool, "-N", RULES_CHAIN, NULL);
 	/* packets we injected or already passed (the verdict repeats the table) */
 	add(l, tool, "-A", RULES_CHAIN, "-m", "mark", "--mark", fw, "-j", "RETURN", NULL);
-	/* a done verdict: remember it on the connection, then skip */
+	/* a done verdict: remember it on the connection (the jump skips those
+	 * from then on), then skip */
 	add(l, tool, "-A", RULES_CHAIN, "-m", "mark", "--mark", done, "-j", "CONNMARK", "--set-xmark", done, NULL);
 	add(l, tool, "-A", RULES_CHAIN, "-m", "connmark", "--mark", done, "-j", "RETURN", NULL);
 	if (cfg->exclude_loopback)
@@ -268,7 +269,13 @@ void rules_iptables_build(struct rules_list *l, const char *tool, int family, co
 				if (cfg->queue_bypass)
 					extend(l, "--queue-bypass", NULL);
 			}
-	add(l, tool, "-I", "POSTROUTING", "1", "-j", RULES_CHAIN, NULL);
+	/* Every packet leaving the machine meets this one rule: a packet of
+	 * another protocol, of another port (one port group) or of a finished
+	 * connection goes no further. */
+	add(l, tool, "-I", "POSTROUTING", "1", "-p", "tcp", NULL);
+	if (np == 1)
+		extend(l, "-m", "multiport", "--dports", ports[0], NULL);
+	extend(l, "-m", "connmark", "!", "--mark", done, "-j", RULES_CHAIN, NULL);
 }
 
 int rules_nft_build(const struct config *cfg, char *out, size_t n)
@@ -561,17 +568,44 @@ fail:
 	return -1;
 }
 
+/* Deletes every jump to the chain from mangle POSTROUTING, whatever its
+ * matches (another --done-mark or --ports, an older version), by number,
+ * the last first. */
+static void delete_jumps(const char *tool, int *removed)
+{
+	static char out[65536];
+	char num[16];
+	const char *list[] = {tool, "-w", "10", "-t", "mangle", "-S", "POSTROUTING", NULL};
+	const char *del[] = {tool, "-w", "10", "-t", "mangle", "-D", "POSTROUTING", num, NULL};
+	const char *line, *jump = " -j " RULES_CHAIN;
+	int jumps[64], n = 0, rule = 0;
+
+	if (rules_run(list, NULL, out, sizeof(out)) != 0)
+		return;
+	for (line = out; *line; line += strcspn(line, "\n"), line += *line == '\n') {
+		size_t len = strcspn(line, "\n");
+
+		if (strncmp(line, "-A POSTROUTING ", 15))
+			continue;
+		rule++;
+		if (len >= strlen(jump) && !strncmp(line + len - strlen(jump), jump, strlen(jump)) && n < 64)
+			jumps[n++] = rule;
+	}
+	while (n--) {
+		snprintf(num, sizeof(num), "%d", jumps[n]);
+		if (rules_run(del, NULL, out, sizeof(out)) == 0)
+			(*removed)++;
+	}
+}
+
 static int remove_iptables(const char *tool, int *removed)
 {
-	const char *del[] = {tool, "-w", "10", "-t", "mangle", "-D", "POSTROUTING", "-j", RULES_CHAIN, NULL};
 	const char *flush[] = {tool, "-w", "10", "-t", "mangle", "-F", RULES_CHAIN, NULL};
 	const char *drop[] = {tool, "-w", "10", "-t", "mangle", "-X", RULES_CHAIN, NULL};
 	const char *list[] = {tool, "-w", "10", "-t", "mangle", "-S", RULES_CHAIN, NULL};
 	char err[512];
-	int i;
 
-	for (i = 0; i < 16 && rules_run(del, NULL, err, sizeof(err)) == 0; i++)
-		(*removed)++;
+	delete_jumps(tool, removed);
 	if (rules_run(list, NULL, err, sizeof(err)) != 0)
 		return 0;           /* no chain: clean */
 	if (rules_run(flush, NULL, err, sizeof(err)) || rules_run(drop, NULL, err, sizeof(err))) {

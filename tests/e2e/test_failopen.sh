@@ -17,7 +17,8 @@
 #      the rule set exactly as before.
 #   3. kill -9 of the CHILD (pgrep -P) under load: the parent notices, says
 #      so, removes the rules and exits 1; every connection succeeds;
-#      `--rules-remove` then has nothing to do (exit 0).
+#      `--rules-remove` then has nothing to do (exit 0); jumps left by runs
+#      with other flags or by an older version are removed too.
 # Needs root.  Last line "e2e: N passed, N failed"; exit non-zero on failure.
 set -u -o pipefail
 
@@ -211,5 +212,21 @@ else
 fi
 snapshot after-remove
 same_as_before "kill child + --rules-remove" after-remove
+
+# ------------------------------------------------- leftovers of other runs ---
+# A crash of a run with other flags (--done-mark, --ports) or of an older
+# version (a plain jump) leaves jumps of other shapes: all of them go.
+section "--rules-remove: jumps of other flags and versions"
+for ipt in iptables ip6tables; do
+    nsx "$E2E_NS_CLI" "$ipt" -w -t mangle -N HELLOSPLIT
+    nsx "$E2E_NS_CLI" "$ipt" -w -t mangle -A HELLOSPLIT -j RETURN
+    nsx "$E2E_NS_CLI" "$ipt" -w -t mangle -I POSTROUTING 1 -j HELLOSPLIT
+    nsx "$E2E_NS_CLI" "$ipt" -w -t mangle -A POSTROUTING -p tcp -m multiport --dports 443,8443 \
+        -m connmark ! --mark 0x4/0x4 -j HELLOSPLIT
+done
+hs_run "$E2E_NS_CLI" --rules-remove
+expect_eq "leftovers: --rules-remove exit status" 0 "$HS_RC"
+snapshot after-leftovers
+same_as_before "leftovers: --rules-remove restores the rule set" after-leftovers
 
 e2e_summary
