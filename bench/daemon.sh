@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Daemon benchmark in the desktop topology (cli -- rtr -- srv), measured side
 # by side in one run: hellosplit on cli vs. no interception (no rules, no
-# daemon), alternating rounds so drift hits both alike.
+# daemon), in rounds whose order alternates so drift hits both alike.
 #   - TLS handshakes/s: `openssl s_time -new` (one full handshake per
 #     connection, C client) for BENCH_SECONDS each round;
 #   - handshake latency p50/p99: tests/e2e/tls_load.py, one fetch at a time;
@@ -13,7 +13,8 @@ E2E_DIR=$(cd "$(dirname "$0")/../tests/e2e" && pwd)
 # shellcheck source=../tests/e2e/lib.sh
 . "$E2E_DIR/lib.sh"
 
-ROUNDS=${BENCH_ROUNDS:-3}
+HS_VERBOSE=""   # measure what users run: no per-flow log
+ROUNDS=${BENCH_ROUNDS:-6}
 SECONDS_EACH=${BENCH_SECONDS:-10}
 LAT_COUNT=${BENCH_LAT_COUNT:-400}
 
@@ -58,16 +59,28 @@ bulk_round() { # MODE
 	add "$1" b "$b"
 }
 
-# MODE-less rounds: run FN once without and once with the daemon.
+with_daemon() { # FN
+	hs_start "$E2E_NS_CLI" >/dev/null || e2e_die "hellosplit did not start"
+	sleep "${BENCH_SETTLE:-2}"   # past the first second after start, slower (README)
+	"$1" hellosplit
+	hs_stop INT
+	echo "    daemon: flows $(hs_stat flows), split $(hs_stat flows_split), packets $(hs_stat packets)"
+}
+
+# Run FN once without and once with the daemon per round, the order
+# alternating (none first in odd rounds, hellosplit first in even ones) so
+# that a drift of the machine hits both alike.
 rounds() { # FN
 	local r
 	for ((r = 1; r <= ROUNDS; r++)); do
 		echo "round $r"
-		"$1" none
-		hs_start "$E2E_NS_CLI" >/dev/null || e2e_die "hellosplit did not start"
-		"$1" hellosplit
-		hs_stop INT
-		echo "    daemon: flows $(hs_stat flows), split $(hs_stat flows_split), packets $(hs_stat packets)"
+		if ((r % 2)); then
+			"$1" none
+			with_daemon "$1"
+		else
+			with_daemon "$1"
+			"$1" none
+		fi
 	done
 }
 

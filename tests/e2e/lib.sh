@@ -88,7 +88,8 @@
 #   hs_start NS [ARGS...]               start `hellosplit -v --stats-json F ARGS` in
 #                                       NS and wait until its rules are in: HS_PID,
 #                                       HS_LOG, HS_STATS; returns 1 (log printed,
-#                                       exit status in HS_RC) when it does not come up
+#                                       exit status in HS_RC) when it does not come up;
+#                                       HS_VERBOSE="" leaves out the -v
 #   hs_child [PID]                      print the packet process (child) PID
 #   hs_stop [SIG [PID]]                 signal (default INT) and wait (10 s, then
 #                                       KILL and return 1); exit status in HS_RC
@@ -998,7 +999,10 @@ hs_start() {
     HS_STATS="$E2E_TMP/hellosplit-$HS_N.json"
     HS_RC=""
     : >"$HS_LOG"
-    e2e_spawn "$ns" "$HS_LOG" "$HS_BIN" -v --stats-json "$HS_STATS" "$@"
+    # HS_VERBOSE="" starts it without -v (the benchmarks: a user's default)
+    local verbose=()
+    [[ -z "${HS_VERBOSE--v}" ]] || verbose=("${HS_VERBOSE--v}")
+    e2e_spawn "$ns" "$HS_LOG" "$HS_BIN" "${verbose[@]}" --stats-json "$HS_STATS" "$@"
     HS_PID=$E2E_SPAWN_PID
     for ((i = 0; i < 200; i++)); do
         grep -q 'running on queue' "$HS_LOG" && return 0

@@ -19,7 +19,8 @@
 #      UID:GID, root) with exactly CAP_NET_ADMIN + CAP_NET_RAW effective and
 #      permitted (CapEff 0000000000003000), nothing inheritable or ambient,
 #      the bounding set cut to the same two (non-root), no_new_privs, no
-#      supplementary groups -- and splitting still works from there;
+#      supplementary groups, nice -10 (the parent 0) -- and splitting still
+#      works from there;
 #      --user with an unknown name: exit 1, clear message.
 # Needs root.  Last line "e2e: N passed, N failed"; exit non-zero on failure.
 set -u -o pipefail
@@ -202,6 +203,8 @@ user_case() {
         expect_eq "$label: no supplementary groups" "" "$(proc_status "$child" Groups)"
     fi
     expect_eq "$label: NoNewPrivs" 1 "$(proc_status "$child" NoNewPrivs)"
+    expect_eq "$label: the packet process runs at nice -10, the parent at 0" "-10 0" \
+        "$(ps -o ni= -p "$child" | tr -d ' ') $(ps -o ni= -p "$HS_PID" | tr -d ' ')"
     expect_eq "$label: the parent stays root (it owns the rules)" "0" \
         "$(proc_status "$HS_PID" Uid | awk '{ print $2 }')"
     expect_ok "$label: curl $B v4 loads (split by the unprivileged process)" fetch_curl "$B" 4
