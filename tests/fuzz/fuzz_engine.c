@@ -685,10 +685,11 @@ static void forget_idle_tracks(void)
 
 		uint64_t idle = R.now / 1000 - t->last_seen_ms / 1000;
 
-		if (R.now < t->last_seen_ms || idle >= R.cfg.idle_timeout_s)
+		/* engine.c DONE_TIMEOUT_S: finished and split flows go after 10 s */
+		if (R.now < t->last_seen_ms || idle >= R.cfg.idle_timeout_s || idle >= 10) {
 			t->injected = 0;
-		if (R.now < t->last_seen_ms || idle >= R.cfg.idle_timeout_s || idle >= 10)   /* engine.c CLOSED_TIMEOUT_S */
 			t->done = 0;
+		}
 	}
 }
 
