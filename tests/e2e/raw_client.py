@@ -54,7 +54,6 @@ reset, 3 timeout.
 """
 
 import argparse
-import os
 import random
 import select
 import socket
@@ -62,6 +61,8 @@ import ssl
 import struct
 import sys
 import time
+
+from tlsclient import make_context, start_hello
 
 EXIT_OK, EXIT_ERR, EXIT_RESET, EXIT_TIMEOUT = 0, 1, 2, 3
 FIN, SYN, RST, PSH, ACK = 0x01, 0x02, 0x04, 0x08, 0x10
@@ -83,21 +84,6 @@ def csum(data):
 
 def seq_lt(a, b):
     return ((a - b) & 0xFFFFFFFF) > 0x7FFFFFFF
-
-
-def make_context(alpn_pad):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    if alpn_pad > 0:
-        protos, left, i = [], alpn_pad, 0
-        while left > 0:
-            n = min(200, max(left - 1, 1))
-            protos.append(("x%d-" % i + "p" * n)[:n])
-            left -= n + 1
-            i += 1
-        ctx.set_alpn_protocols(protos + ["http/1.1"])
-    return ctx
 
 
 class RawTCP:
@@ -294,13 +280,7 @@ def parse_plan(spec, hello, evil):
 def run(args):
     deadline = time.monotonic() + args.timeout
     ctx = make_context(args.alpn_pad)
-    inbio, outbio = ssl.MemoryBIO(), ssl.MemoryBIO()
-    tls = ctx.wrap_bio(inbio, outbio, server_hostname=args.name)
-    try:
-        tls.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    hello = outbio.read()
+    tls, inbio, outbio, hello = start_hello(ctx, args.name)
     if not hello or hello[0] != 0x16:
         raise RuntimeError("no TLS handshake record produced")
     if args.dump_hello:

@@ -41,20 +41,13 @@ import ssl
 import sys
 import time
 
+from tlsclient import make_context, start_hello
+
 EXIT_OK, EXIT_ERR, EXIT_RESET, EXIT_TIMEOUT, EXIT_REFUSED = 0, 1, 2, 3, 4
 
 
 def log(msg):
     print("split_client: " + msg, file=sys.stderr, flush=True)
-
-
-def make_context():
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    # The test server has a self-signed certificate; what is tested is the
-    # path of the ClientHello, not certificate validation.
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    return ctx
 
 
 def request_bytes(name, path):
@@ -120,14 +113,7 @@ def run_plain(args):
 def run_split(args):
     deadline = time.monotonic() + args.timeout
     ctx = make_context()
-    inbio, outbio = ssl.MemoryBIO(), ssl.MemoryBIO()
-    tls = ctx.wrap_bio(inbio, outbio, server_hostname=args.name)
-    try:
-        tls.do_handshake()
-        raise RuntimeError("handshake finished without any network I/O?")
-    except ssl.SSLWantReadError:
-        pass
-    hello = outbio.read()
+    tls, inbio, outbio, hello = start_hello(ctx, args.name)
     if not hello or hello[0] != 0x16:
         raise RuntimeError("no TLS handshake record produced")
     if args.dump_hello:

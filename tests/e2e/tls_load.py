@@ -42,21 +42,7 @@ import sys
 import threading
 import time
 
-
-def make_context(alpn_pad):
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    # Self-signed test server: what is tested is the path of the hello.
-    ctx.check_hostname = False
-    ctx.verify_mode = ssl.CERT_NONE
-    if alpn_pad > 0:
-        protos, left, i = [], alpn_pad, 0
-        while left > 0:
-            n = min(200, max(left - 1, 1))
-            protos.append(("x%d-" % i + "p" * n)[:n])
-            left -= n + 1
-            i += 1
-        ctx.set_alpn_protocols(protos + ["http/1.1"])
-    return ctx
+from tlsclient import make_context, start_hello
 
 
 def fetch(ctx, name, addr, port, timeout, info, sport=0):
@@ -137,13 +123,7 @@ def fetch_plain(name, addr, port, timeout, info, sport=0):
 def fetch_stall(ctx, name, addr, port, timeout, info, sport, stall_off, stall_ms):
     """The hello in two writes with a pause between (MemoryBIO TLS)."""
     deadline = time.monotonic() + timeout
-    inb, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
-    tls = ctx.wrap_bio(inb, outb, server_hostname=name)
-    try:
-        tls.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    hello = outb.read()
+    tls, inb, outb, hello = start_hello(ctx, name)
     sock = _connect(addr, port, timeout, info, sport)
     try:
         sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -214,13 +194,7 @@ def kind_of(exc):
 
 def hello_size(ctx, name):
     """Length of the ClientHello record this context writes for name."""
-    inb, outb = ssl.MemoryBIO(), ssl.MemoryBIO()
-    obj = ctx.wrap_bio(inb, outb, server_hostname=name)
-    try:
-        obj.do_handshake()
-    except ssl.SSLWantReadError:
-        pass
-    return len(outb.read())
+    return len(start_hello(ctx, name)[3])
 
 
 def main():
