@@ -61,7 +61,7 @@ $(OUT)/hellosplit: $(SRC) $(HDR) Makefile
 
 BENCH_CORE = $(addprefix src/,$(addsuffix .c,packet flow reasm tls split hold hostlist engine stats file-posix))
 
-build/bench/%: bench/%.c $(BENCH_CORE) $(HDR)
+build/bench/%: bench/%.c bench/bench.h $(BENCH_CORE) $(HDR)
 	@mkdir -p build/bench
 	$(CC) $(BASE_CFLAGS) -O2 -g -Isrc -o $@ $< $(BENCH_CORE)
 

@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench.h"
 #include "engine.h"
 #include "flow.h"
 
@@ -26,14 +26,6 @@ static void count_emit(void *ctx, const uint8_t *pkt, uint32_t len, const void *
 {
 	(void)ctx; (void)pkt; (void)meta;
 	emitted += len;
-}
-
-static double seconds(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
 }
 
 /* Raw-IP (linktype 101) pcap only: what gencap writes. */
@@ -65,20 +57,6 @@ static int load(struct capture *c, const char *path)
 	return 0;
 }
 
-static long rss_kib(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long kib = -1;
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmRSS:", 6))
-			kib = atol(line + 6);
-	if (f)
-		fclose(f);
-	return kib;
-}
-
 /* RSS of the engine holding OPEN flows of the capture, all at time 0. */
 static void memory(const struct capture *c, uint32_t open)
 {
@@ -91,12 +69,12 @@ static void memory(const struct capture *c, uint32_t open)
 	memset(meta, 0, sizeof(meta));
 	engine_config_defaults(&cfg);
 	cfg.max_flows = open;
-	before = rss_kib();
+	before = bench_rss_kib();
 	e = engine_create(&cfg, count_emit, NULL);
-	created = rss_kib();
+	created = bench_rss_kib();
 	for (i = 0; i < c->count && engine_flow_count(e) < open; i++)
 		engine_packet(e, c->bytes + c->off[i], c->len[i], meta, 0);
-	after = rss_kib();
+	after = bench_rss_kib();
 	printf("memory: %u open flows (--max-flows %u): RSS +%ld KiB (%ld KiB at creation), %.0f bytes per flow, "
 	       "peak held bytes %llu\n", engine_flow_count(e), open, after - before, created - before,
 	       (double)(after - before) * 1024 / (engine_flow_count(e) ? engine_flow_count(e) : 1),
@@ -123,17 +101,17 @@ int main(int argc, char **argv)
 	engine_config_defaults(&cfg);
 	for (r = 0; r < rounds; r++) {
 		struct engine *e = engine_create(&cfg, count_emit, NULL);
-		double t0 = seconds(), t1, t2;
+		double t0 = bench_seconds(), t1, t2;
 
 		for (i = 0; i < c.count; i++)           /* no interception: read each packet once */
 			sink += c.bytes[c.off[i]] + c.bytes[c.off[i] + c.len[i] - 1];
-		t1 = seconds();
+		t1 = bench_seconds();
 		for (i = 0; i < c.count; i++) {
 			if ((i & 1023) == 0)
 				engine_tick(e, c.ts_ms[i]);
 			sink += (uint64_t)engine_packet(e, c.bytes + c.off[i], c.len[i], meta, c.ts_ms[i]);
 		}
-		t2 = seconds();
+		t2 = bench_seconds();
 		if (t1 - t0 < best_base)
 			best_base = t1 - t0;
 		if (t2 - t1 < best_engine)

@@ -5,31 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
+#include "bench.h"
 #include "hostlist.h"
-
-static double seconds(void)
-{
-	struct timespec t;
-
-	clock_gettime(CLOCK_MONOTONIC, &t);
-	return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
-
-static long rss_kb(void)
-{
-	FILE *f = fopen("/proc/self/status", "r");
-	char line[256];
-	long kb = -1;
-
-	while (f && fgets(line, sizeof(line), f))
-		if (!strncmp(line, "VmRSS:", 6))
-			kb = strtol(line + 6, NULL, 10);
-	if (f)
-		fclose(f);
-	return kb;
-}
 
 int main(int argc, char **argv)
 {
@@ -50,30 +28,30 @@ int main(int argc, char **argv)
 		fprintf(f, "%s%ld-site.example%ld.%s\n", i % 3 ? "" : "www.", i, i % 1000, i % 2 ? "com" : "net");
 	fclose(f);
 
-	t0 = seconds();
+	t0 = bench_seconds();
 	f = fopen(path, "r");
 	while (fgets(name, sizeof(name), f))
 		lines++;
 	fclose(f);
-	t1 = seconds();
-	rss0 = rss_kb();
+	t1 = bench_seconds();
+	rss0 = bench_rss_kib();
 	if (hostlist_load(&h, path, stderr))
 		return 1;
-	t2 = seconds();
-	rss1 = rss_kb();
+	t2 = bench_seconds();
+	rss1 = bench_rss_kib();
 	for (i = 0; i < n; i++) {      /* a subdomain of every listed name: all match */
 		int len = snprintf(name, sizeof(name), "cdn.%s%ld-site.example%ld.%s", i % 3 ? "" : "www.", i, i % 1000,
 				   i % 2 ? "com" : "net");
 
 		hits += hostlist_match(&h, (const uint8_t *)name, (size_t)len);
 	}
-	t3 = seconds();
+	t3 = bench_seconds();
 	for (i = 0; i < n; i++) {      /* unlisted names of the same shape: none match */
 		int len = snprintf(name, sizeof(name), "www.%ld-other.example%ld.org", i, i % 1000);
 
 		hits -= hostlist_match(&h, (const uint8_t *)name, (size_t)len);
 	}
-	t4 = seconds();
+	t4 = bench_seconds();
 	printf("entries %u (file %ld lines)\n", h.count, lines);
 	printf("reading the file alone %.3f s; loading it %.3f s (ratio %.2f)\n", t1 - t0, t2 - t1, (t2 - t1) / (t1 - t0));
 	printf("memory: %ld KiB for the list (%.1f bytes per domain)\n", rss1 - rss0,
