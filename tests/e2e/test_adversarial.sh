@@ -265,14 +265,20 @@ expect_eq "3a: counters: collected and split" 1 "$(ctr flows_split)"
 expect_eq "3a: counters: no fail-open" 0 "$(($(outcomes) - $(ctr flows_split)))"
 echo "      | hello $hello_len bytes; held_bytes_peak $(ctr held_bytes_peak)"
 
+# big_hello_fetch CASE PAD SIZE: one python ssl fetch of ${A[0]} over IPv4
+# whose hello is grown by PAD bytes of ALPN names (SIZE says how big).
+big_hello_fetch() {
+    if _e2e_fg ip netns exec "$E2E_NS_CLI" "$E2E_PY" "$E2E_DIR/tls_load.py" --name "${A[0]}" --addr "$E2E_SRV4" \
+        --count 1 --parallel 1 --alpn-pad "$2" --timeout 5 >"$T/$1.out" 2>&1; then
+        e2e_pass "$1: python ssl ${A[0]} v4 with a $3 hello loads ($(cat "$T/$1.out"))"
+    else
+        e2e_fail "$1: python ssl ${A[0]} v4 with a $3 hello loads" "$(cat "$T/$1.out")"
+    fi
+}
+
 # ------------------------------------------------------------------ 3b ----
 case_begin "3b 16 KB record hello, kernel client"
-if _e2e_fg ip netns exec "$E2E_NS_CLI" "$E2E_PY" "$E2E_DIR/tls_load.py" --name "${A[0]}" --addr "$E2E_SRV4" \
-    --count 1 --parallel 1 --alpn-pad 16000 --timeout 5 >"$T/3b.out" 2>&1; then
-    e2e_pass "3b: python ssl ${A[0]} v4 with a ~16 KB hello loads ($(cat "$T/3b.out"))"
-else
-    e2e_fail "3b: python ssl ${A[0]} v4 with a ~16 KB hello loads" "$(cat "$T/3b.out")"
-fi
+big_hello_fetch 3b 16000 "~16 KB"
 case_end
 sc
 expect_cmp "3b: wire: a ~16 KB hello" "$(scv window)" ">=" 16000
@@ -284,12 +290,7 @@ echo "      | at most 10 segments (IW10, ~14.5 KB) before an ack, so a larger he
 
 # ------------------------------------------------------------------- 4 ----
 case_begin "4 record longer than --max-buffer" --max-buffer 1024
-if _e2e_fg ip netns exec "$E2E_NS_CLI" "$E2E_PY" "$E2E_DIR/tls_load.py" --name "${A[0]}" --addr "$E2E_SRV4" \
-    --count 1 --parallel 1 --alpn-pad 3700 --timeout 5 >"$T/4.out" 2>&1; then
-    e2e_pass "4: python ssl ${A[0]} v4 with a ~4 KB hello loads ($(cat "$T/4.out"))"
-else
-    e2e_fail "4: python ssl ${A[0]} v4 with a ~4 KB hello loads" "$(cat "$T/4.out")"
-fi
+big_hello_fetch 4 3700 "~4 KB"
 case_end
 sc
 expect_cmp "4: wire: a ~4 KB hello record" "$(scv window)" ">=" 4000

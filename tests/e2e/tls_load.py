@@ -45,6 +45,17 @@ import time
 from tlsclient import make_context, start_hello
 
 
+def _request(name):
+    return ("GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % name).encode()
+
+
+def _check_body(data, name):
+    """The test server answers "hello from NAME" for the vhost NAME."""
+    head, _, body = data.partition(b"\r\n\r\n")
+    if body.decode("utf-8", "replace").rstrip("\r\n") != "hello from " + name:
+        raise ValueError("wrong body: %r" % data[:120])
+
+
 def fetch(ctx, name, addr, port, timeout, info, sport=0):
     deadline = time.monotonic() + timeout
     sock = _connect(addr, port, timeout, info, sport)
@@ -53,7 +64,7 @@ def fetch(ctx, name, addr, port, timeout, info, sport=0):
         tls = ctx.wrap_socket(sock, server_hostname=name)
         tls.settimeout(max(deadline - time.monotonic(), 0.01))
         info["stage"] = "request"
-        tls.sendall(("GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % name).encode())
+        tls.sendall(_request(name))
         data = _read_all(tls.recv, deadline, tls.settimeout)
         try:
             tls.close()
@@ -61,9 +72,7 @@ def fetch(ctx, name, addr, port, timeout, info, sport=0):
             pass
     finally:
         sock.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    if body.decode("utf-8", "replace").rstrip("\r\n") != "hello from " + name:
-        raise ValueError("wrong body: %r" % data[:120])
+    _check_body(data, name)
 
 
 def _read_all(sock_read, deadline, settimeout):
@@ -157,7 +166,7 @@ def fetch_stall(ctx, name, addr, port, timeout, info, sport, stall_off, stall_ms
                     raise ConnectionError("closed during the handshake")
         pump()
         info["stage"] = "request"
-        tls.write(("GET / HTTP/1.1\r\nHost: %s\r\nConnection: close\r\n\r\n" % name).encode())
+        tls.write(_request(name))
         pump()
         data, eof = b"", False
         while True:
@@ -175,9 +184,7 @@ def fetch_stall(ctx, name, addr, port, timeout, info, sport, stall_off, stall_ms
                 break
     finally:
         sock.close()
-    head, _, body = data.partition(b"\r\n\r\n")
-    if body.decode("utf-8", "replace").rstrip("\r\n") != "hello from " + name:
-        raise ValueError("wrong body: %r" % data[:120])
+    _check_body(data, name)
 
 
 def kind_of(exc):
