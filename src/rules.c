@@ -346,6 +346,26 @@ static void describe(const struct rules_cmd *c, char *out, size_t n)
 		k += (size_t)snprintf(out + k, n - k, "%s%s", i ? " " : "", c->argv[i]);
 }
 
+static int too_many(void)
+{
+	log_error("too many ports or interfaces for the rules; use fewer.");
+	return -1;
+}
+
+/* rules_iptables_build into an emptied list; -1 (said) when it overflows. */
+static int build_iptables(struct rules_list *l, const char *tool, int family, const struct config *cfg, int matches)
+{
+	memset(l, 0, sizeof(*l));
+	rules_iptables_build(l, tool, family, cfg, matches);
+	return l->overflow ? too_many() : 0;
+}
+
+/* rules_nft_build; -1 (said) when the ruleset does not fit. */
+static int build_nft(const struct config *cfg, char *text, size_t n)
+{
+	return rules_nft_build(cfg, text, n) < 0 ? too_many() : 0;
+}
+
 static int is_variable(const struct rules_cmd *c)
 {
 	int i;
@@ -373,12 +393,8 @@ static int install_iptables(const struct config *cfg, const char *tool, int fami
 
 	for (v = 0; v < sizeof(variants) / sizeof(variants[0]); v++) {
 		matches = variants[v];
-		memset(&l, 0, sizeof(l));
-		rules_iptables_build(&l, tool, family, cfg, matches);
-		if (l.overflow) {
-			log_error("too many ports or interfaces for the rules; use fewer.");
+		if (build_iptables(&l, tool, family, cfg, matches))
 			return -1;
-		}
 		/* the chain exists after the first try: empty it and fill it again */
 		if (v && rules_run(flush, NULL, err, sizeof(err)) != 0) {
 			bad = 0;
@@ -430,10 +446,8 @@ static int install_nftables(const struct config *cfg)
 		log_error("--rules nftables: nft is not installed (Debian: apt install nftables).");
 		return -1;
 	}
-	if (rules_nft_build(cfg, text, sizeof(text)) < 0) {
-		log_error("too many ports or interfaces for the rules; use fewer.");
+	if (build_nft(cfg, text, sizeof(text)))
 		return -1;
-	}
 	argv[0] = path;
 	argv[1] = "-c";
 	argv[2] = "-f";
@@ -504,21 +518,15 @@ int rules_print(const struct config *cfg, FILE *out)
 	int family, i, j;
 
 	if (cfg->rules == RULES_NFTABLES) {
-		if (rules_nft_build(cfg, text, sizeof(text)) < 0) {
-			log_error("too many ports or interfaces for the rules; use fewer.");
+		if (build_nft(cfg, text, sizeof(text)))
 			return -1;
-		}
 		fputs(text, out);
 		return 0;
 	}
 	for (family = 4; family <= 6; family += 2) {
-		memset(&l, 0, sizeof(l));
-		rules_iptables_build(&l, family == 4 ? "iptables" : "ip6tables", family, cfg,
-				     RULES_CONNBYTES | RULES_U32 | RULES_ANSWERED);
-		if (l.overflow) {
-			log_error("too many ports or interfaces for the rules; use fewer.");
+		if (build_iptables(&l, family == 4 ? "iptables" : "ip6tables", family, cfg,
+				   RULES_CONNBYTES | RULES_U32 | RULES_ANSWERED))
 			return -1;
-		}
 		for (i = 0; i < l.count; i++) {
 			fputs(l.cmd[i].argv[0], out);
 			for (j = 1; j < l.cmd[i].argc; j++)
