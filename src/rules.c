@@ -187,6 +187,8 @@ static int port_groups(struct rules_list *l, const struct config *cfg, const cha
 		if (slots + (lo == hi ? 1 : 2) > MULTIPORT_SLOTS) {
 			if (n < max)
 				groups[n++] = keep(l, "%s", buf);
+			else
+				l->overflow = 1;      /* never leave ports out silently */
 			len = 0;
 			slots = 0;
 		}
@@ -196,6 +198,8 @@ static int port_groups(struct rules_list *l, const struct config *cfg, const cha
 	}
 	if (len && n < max)
 		groups[n++] = keep(l, "%s", buf);
+	else if (len)
+		l->overflow = 1;
 	return n;
 }
 

@@ -115,6 +115,11 @@ if grep -qE 'ct original packets 3-[0-9]+ queue num 200 bypass$' "$T/print.nft" 
 else
     e2e_fail "--print-rules --rules nftables: the ruleset is valid nft" "$(cat "$T/print.nft" "$T/nft-c.out")"
 fi
+# 1000 separate ports need more multiport lists than the rules hold: refused,
+# not installed with some ports left out
+hs_run "$E2E_NS_CLI" --print-rules --ports "$(seq -s, 1000 2 2998)"
+expect_eq "--print-rules with 1000 separate ports: exit status" 1 "$HS_RC"
+expect_out "--print-rules with 1000 separate ports: says there are too many" 'too many ports'
 hs_run "$E2E_NS_CLI" --print-rules
 expect_eq "--print-rules: exit status" 0 "$HS_RC"
 cp "$HS_OUT" "$T/print.sh"
