@@ -61,6 +61,10 @@ $(OUT)/hellosplit: $(SRC) $(HDR) Makefile
 
 BENCH_CORE = $(addprefix src/,$(addsuffix .c,packet flow reasm tls split hold hostlist engine stats file-posix))
 
+build/bench/hsclient: bench/hsclient.c bench/bench.h
+	@mkdir -p build/bench
+	$(CC) $(BASE_CFLAGS) -O2 -g -o $@ $< -lssl -lcrypto
+
 build/bench/%: bench/%.c bench/bench.h $(BENCH_CORE) $(HDR)
 	@mkdir -p build/bench
 	$(CC) $(BASE_CFLAGS) -O2 -g -Isrc -o $@ $< $(BENCH_CORE)
@@ -68,7 +72,7 @@ build/bench/%: bench/%.c bench/bench.h $(BENCH_CORE) $(HDR)
 bench-offline: all build/bench/gencap build/bench/engine_bench
 	bench/offline.sh build/bench
 
-bench-daemon: all
+bench-daemon: test-deps all build/bench/hsclient
 	bench/daemon.sh
 
 bench-hostlist: build/bench/hostlist_bench
@@ -308,11 +312,11 @@ LINT_WIN_SRC = $(sort $(filter-out $(LINT_SRC),$(WIN_SRC)) src/config.c src/main
 CPPCHECK = cppcheck --std=c11 --enable=warning,style,performance,portability --inline-suppr --quiet \
 	--error-exitcode=1 --suppressions-list=.cppcheck-suppressions -D_GNU_SOURCE -Isrc
 lint:
-	$(CPPCHECK) -D__linux__ $(LINT_SRC)
+	$(CPPCHECK) -D__linux__ $(LINT_SRC) bench/hsclient.c
 	$(CPPCHECK) -D_WIN32 -D_WIN32_WINNT=0x0A00 $(LINT_WIN_SRC)
 	LINT_CFLAGS="$(BASE_CFLAGS) -Isrc" \
 	LINT_WIN_CFLAGS="--target=x86_64-w64-mingw32 $(BASE_CFLAGS) -D_WIN32_WINNT=0x0A00 -Isrc" \
-		tests/lint/clang-tidy.sh $(LINT_SRC) --windows $(LINT_WIN_SRC)
+		tests/lint/clang-tidy.sh $(LINT_SRC) bench/hsclient.c --windows $(LINT_WIN_SRC)
 
 VALGRIND = valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all \
 	--track-origins=yes --quiet

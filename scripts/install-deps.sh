@@ -5,7 +5,7 @@ set -eu
 
 run_pkgs="gcc make libc6-dev iptables kmod"
 test_pkgs="$run_pkgs nftables iproute2 conntrack ethtool iputils-ping procps psmisc util-linux
-nginx-light openssl curl gnutls-bin python3 python3-scapy tcpdump tshark chromium iperf3
+nginx-light openssl curl gnutls-bin python3 python3-scapy libssl-dev tcpdump tshark chromium iperf3
 clang llvm-14 libclang-rt-14-dev valgrind cppcheck clang-tidy shellcheck
 mingw-w64 wine wine64 gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf libc6-dev-arm64-cross
 libc6-dev-armhf-cross qemu-user-static zip unzip man-db groff-base bc busybox dash"

@@ -457,7 +457,9 @@ int nfqueue_receive(struct nfqueue *q, uint64_t now)
 					log_error("the kernel rejected a verdict: %s.", strerror(-e->error));
 			}
 		}
+		/* one send for the verdicts of what one read brought, before the
+		 * next read: a passed packet does not wait for that syscall */
+		nfqueue_flush(q);
 	}
-	nfqueue_flush(q);
 	return 0;
 }

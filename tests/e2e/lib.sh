@@ -47,7 +47,9 @@
 # Server
 #   srv_nginx_start [NAME...]           nginx on srv:443 (v4+v6), one vhost per
 #                                       NAME answering "hello from NAME"
-#                                       (default: $E2E_BLOCKED + $E2E_ALLOWED)
+#                                       (default: $E2E_BLOCKED + $E2E_ALLOWED);
+#                                       E2E_NGINX_EXTRA_PORTS="P..." adds IPv4
+#                                       ports serving the same (benchmarks)
 #   srv_nginx_stop                      stop it (by PID)
 # Censor (middle hop: rtr or cens; see the CENSOR section for exact rules)
 #   censor_install MODEL NS IFACE NAME... MODEL = first-packet|record-start|
@@ -203,6 +205,7 @@ declare -gA _E2E_PKG=(
     [chromium]=chromium [/usr/bin/python3]=python3 [ping]=iputils-ping
     [sysctl]=procps [conntrack]=conntrack [timeout]=coreutils [awk]=mawk
     [pgrep]=procps [nft]=nftables [setpriv]=util-linux [getent]=libc-bin [find]=findutils
+    [iperf3]=iperf3 [bc]=bc
 )
 
 e2e_require_tools() {
@@ -534,6 +537,7 @@ http {
     server {
         listen 443 ssl default_server;
         listen [::]:443 ssl default_server ipv6only=on;
+$(for p in ${E2E_NGINX_EXTRA_PORTS:-}; do echo "        listen $p ssl default_server;"; done)
         server_name _;
         location / { return 200 "hello from default\n"; }
     }
@@ -543,6 +547,7 @@ EOF
     server {
         listen 443 ssl;
         listen [::]:443 ssl;
+$(for p in ${E2E_NGINX_EXTRA_PORTS:-}; do echo "        listen $p ssl;"; done)
         server_name $n;
         location = /addr { return 200 "\$remote_addr\n"; }
         location / { return 200 "hello from $n\n"; }
