@@ -15,7 +15,7 @@ fail() { fails=$((fails + 1)); echo "FAIL: $*"; }
 # and the README, and the man page names no option that does not exist.
 sed -n 's/^\t{"\([a-z0-9-]*\)", .*/\1/p' src/config.c | sort -u >"$tmp/table"
 [ -s "$tmp/table" ] || fail "no options found in src/config.c"
-grep -o '\\-\\-[a-z0-9\\-]*' doc/hellosplit.8 | sed 's/\\-/-/g; s/^--//' | sort -u >"$tmp/man"
+grep -oE '\\-\\-([a-z0-9]|\\-)+' doc/hellosplit.8 | sed 's/\\-/-/g; s/^--//' | sort -u >"$tmp/man"
 grep -o -- '--[a-z0-9][a-z0-9-]*' README.md | sed 's/^--//' | sort -u >"$tmp/readme"
 for o in $(cat "$tmp/table"); do
 	grep -qx -- "$o" "$tmp/man" && pass || fail "--$o is not in doc/hellosplit.8"
