@@ -89,33 +89,42 @@ for ((r = 1; r <= ROUNDS; r++)); do
 done
 stop_daemon
 
-echo "2. connections hellosplit does not touch (port $OTHER_PORT): without vs with hellosplit"
-for ((r = 1; r <= ROUNDS; r++)); do
-	for arm in $( ((r % 2)) && echo "none with" || echo "with none"); do
-		[[ $arm == with ]] && start_daemon
-		out=$(hsclients "$OTHER_PORT")
-		[[ $arm == with ]] && hs_stop INT
-		failed=$((failed + $(field $OTHER_PORT 5 <<<"$out")))
-		echo "  round $r, $arm: $(field $OTHER_PORT 2 <<<"$out") handshakes/s"
-		add "other_$arm" "$(field $OTHER_PORT 2 <<<"$out")"
+# alternating ROUNDS KEY UNIT CMD...: CMD once without and once with a
+# running hellosplit per round, the order alternating; CMD prints
+# "VALUE [FAILED]", added up as KEY_none and KEY_with
+alternating() {
+	local rounds=$1 key=$2 unit=$3 r arm v f
+	shift 3
+	for ((r = 1; r <= rounds; r++)); do
+		for arm in $( ((r % 2)) && echo "none with" || echo "with none"); do
+			[[ $arm == with ]] && start_daemon
+			read -r v f <<<"$("$@")"
+			[[ $arm == with ]] && hs_stop INT
+			echo "  round $r, $arm: ${v:-?} $unit"
+			add "${key}_$arm" "${v:-0}"
+			failed=$((failed + ${f:-0}))
+		done
 	done
-done
+}
+
+untouched() { # handshakes/s to OTHER_PORT, failed
+	hsclients "$OTHER_PORT" | awk '{ print $2, $5 }'
+}
+
+bulk() { # Mbit/s
+	nsx "$E2E_NS_CLI" iperf3 -c 198.18.2.2 -p "$SPLIT_PORT" -t "$SECONDS_EACH" -J 2>/dev/null |
+		/usr/bin/python3 -c 'import json,sys; print("%.0f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e6))'
+}
+
+echo "2. connections hellosplit does not touch (port $OTHER_PORT): without vs with hellosplit"
+alternating "$ROUNDS" other handshakes/s untouched
 srv_nginx_stop
 
 echo "3. bulk iperf3 to port $SPLIT_PORT: without vs with hellosplit"
 nsx "$E2E_NS_SRV" iperf3 -s -p "$SPLIT_PORT" -D --pidfile "$(e2e_tmpdir)/iperf3.pid" >/dev/null
 e2e_on_exit "kill \$(cat $(e2e_tmpdir)/iperf3.pid) 2>/dev/null"
 sleep 0.5
-for ((r = 1; r <= BULK_ROUNDS; r++)); do
-	for arm in $( ((r % 2)) && echo "none with" || echo "with none"); do
-		[[ $arm == with ]] && start_daemon
-		b=$(nsx "$E2E_NS_CLI" iperf3 -c 198.18.2.2 -p "$SPLIT_PORT" -t "$SECONDS_EACH" -J 2>/dev/null |
-			/usr/bin/python3 -c 'import json,sys; print("%.0f" % (json.load(sys.stdin)["end"]["sum_received"]["bits_per_second"] / 1e6))')
-		[[ $arm == with ]] && hs_stop INT
-		echo "  round $r, $arm: ${b:-?} Mbit/s"
-		add "bulk_$arm" "${b:-0}"
-	done
-done
+alternating "$BULK_ROUNDS" bulk Mbit/s bulk
 
 echo
 echo "averages over $ROUNDS rounds                    none   hellosplit   ratio"

@@ -9,12 +9,8 @@
  * Prints one line per port:
  *   port=P handshakes=N failed=F per_s=R p50_ms=A p99_ms=B
  * where per_s is N divided by the time spent in that port's connections. */
-#include <arpa/inet.h>
-#include <errno.h>
 #include <netdb.h>
-#include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 #include <unistd.h>

@@ -443,8 +443,7 @@ int nfqueue_receive(struct nfqueue *q, uint64_t now)
 				break;
 			if (errno == ENOBUFS)      /* lost some: the kernel passed them (FAIL_OPEN) */
 				continue;
-			nfqueue_flush(q);
-			return -errno;
+			return -errno;     /* no verdict pending: each read's went out after it */
 		}
 		left = (size_t)n;
 		for (h = nl_first(q->rx, left); h; h = nl_next(h, &left)) {
