@@ -261,7 +261,7 @@ all: windows
 dist: build/hellosplit-windows.zip
 endif
 
-# ---- hostile input (TESTING.md layer 6): fuzzing, static analysis, valgrind
+# ---- hostile input (doc/testing.md layer 7): fuzzing, static analysis, valgrind
 #   make fuzz [FUZZ_SECONDS=300]  each libFuzzer harness FUZZ_SECONDS seconds; new inputs
 #                                 in build/fuzz/work-*, crashes kept as
 #                                 tests/fuzz/corpus/<harness>/regress-*

@@ -1,6 +1,6 @@
 #!/bin/bash
 # tests/android/qemu_check.sh -- the static builds are the same program
-# (TESTING.md layer 5): `make android-check` builds them, then runs this.
+# (doc/testing.md layer 5): `make android-check` builds them, then runs this.
 #
 #   1. build/android-arm64/hellosplit (aarch64), build/android-arm/hellosplit
 #      (armv7 hard-float) and build/static/hellosplit (x86_64) are static ELF

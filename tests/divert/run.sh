@@ -17,7 +17,7 @@
 # writes back and with which address, then stops it with SIGTERM. Each run
 # must
 #   * equal the offline output (REFERENCE --pcap-in X --pcap-out Y) filtered
-#     the same way, link layer stripped (DESIGN.md "What the same output
+#     the same way, link layer stripped (doc/design.md "What the same output
 #     means"), packet for packet, byte for byte;
 #   * give every packet back with the address of the packet whose bytes it
 #     carries (checked by the stand-in);

@@ -64,6 +64,17 @@ make -s uninstall DESTDIR="$tmp/root" PREFIX=/usr >/dev/null && pass || fail "ma
 [ ! -e "$tmp/root/usr/sbin/hellosplit" ] && pass || fail "make uninstall left the binary"
 [ -f "$tmp/root/etc/hellosplit.conf" ] && pass || fail "make uninstall removed the user's config"
 
+# The repository is its own reference: no file points at a document outside
+# it (the design and testing docs are doc/design.md and doc/testing.md), and
+# every doc/ and README link to a file of the tree exists.
+outside=$(git ls-files -z 2>/dev/null | xargs -0 grep -lIE '(\.\./shared/|(^|[^/a-z])(DESIGN|TESTING)\.md)' 2>/dev/null)
+[ -z "$outside" ] && pass || fail "these files point at documents outside the repository: $outside"
+for f in doc/design.md doc/testing.md; do [ -s "$f" ] && pass || fail "$f is missing"; done
+for ref in $(grep -ohE '`(doc|src|tests|dist|bench|scripts)/[A-Za-z0-9_./-]+`' README.md doc/*.md | tr -d '`' | sort -u); do
+	case $ref in *'*'*) continue ;; esac
+	[ -e "$ref" ] && pass || fail "README.md or doc/ names $ref, which does not exist"
+done
+
 # Every shell script in dist/ parses.
 for s in $(find dist -type f \( -name '*.sh' -o -path '*/init.d/*' -o -name hellosplit \) 2>/dev/null); do
 	head -n1 "$s" | grep -q '^#!.*sh' || continue

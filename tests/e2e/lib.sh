@@ -1091,7 +1091,7 @@ hs_rules_present() {
         nsx "$ns" ip6tables -w -t mangle -S HELLOSPLIT >/dev/null 2>&1
 }
 
-# fw_rules NS: what a rule set *is*, per TESTING.md: every rule (-A line),
+# fw_rules NS: what a rule set *is*, per doc/testing.md: every rule (-A line),
 # every user chain, every built-in chain whose policy is not ACCEPT, by
 # family and table.  Comment lines, counters and the empty built-in chains
 # of a table (iptables-nft keeps a table once it was used) are not rules.

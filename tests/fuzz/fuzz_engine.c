@@ -1,5 +1,5 @@
 /* fuzz_engine.c — the whole engine under a hostile packet sequence, checked
- * against the split invariants of DESIGN.md on everything it lets out.
+ * against the split invariants of doc/design.md on everything it lets out.
  *
  * The input is decoded into an engine configuration with small limits (so
  * that --max-flows, --max-held-pkts, --max-held-bytes and --max-buffer are

@@ -3,7 +3,7 @@
  *     formatting into any buffer size stays inside it; a rejected spec gets a
  *     terminated message;
  *   - the plan is sorted, unique, every cut in (0, window), and equals the
- *     DESIGN.md rules applied by a reference written from the text (5 when
+ *     doc/design.md rules applied by a reference written from the text (5 when
  *     nothing remains and 5 fits).
  * Input: spec text, '\n', then mode(1) window(2) sni_off(2) sni_len(2)
  * buffer_size(1), then the stream bytes (the hostname is read from them). */
@@ -14,7 +14,7 @@
 
 static uint32_t be16(const uint8_t *p) { return (uint32_t)p[0] << 8 | p[1]; }
 
-/* DESIGN.md: the middle of the label before the last one (a trailing dot
+/* doc/design.md: the middle of the label before the last one (a trailing dot
  * does not make a label), or of the only label. */
 static uint32_t ref_midsld(const uint8_t *name, uint32_t len)
 {
@@ -42,7 +42,7 @@ static int cmp_u32(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* The plan DESIGN.md describes; returns the count. */
+/* The plan doc/design.md describes; returns the count. */
 static int ref_plan(const struct split_spec *spec, uint32_t window, const struct tls_result *tls,
 		    const uint8_t *stream, uint32_t *cuts)
 {

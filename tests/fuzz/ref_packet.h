@@ -75,7 +75,7 @@ struct ref_view {
 	int family;
 };
 
-/* DESIGN.md's reading of an IP packet, written out plainly. */
+/* doc/design.md's reading of an IP packet, written out plainly. */
 static inline void ref_parse(struct ref_view *v, const uint8_t *d, size_t size)
 {
 	uint32_t proto;

@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/fuzz/run.sh — drives the libFuzzer harnesses (TESTING.md layer 6).
+# tests/fuzz/run.sh — drives the libFuzzer harnesses (doc/testing.md layer 7).
 #
 #   tests/fuzz/run.sh check SECONDS   replay every input of tests/fuzz/corpus/<h>/
 #                                     (seeds, found inputs, regress-*), then fuzz

@@ -1,15 +1,15 @@
 #!/usr/bin/python3
-"""check_split.py -- the offline proof of hellosplit (TESTING.md layer 2).
+"""check_split.py -- the offline proof of hellosplit (doc/testing.md layer 2).
 
 Given the capture hellosplit read (--pcap-in), the capture it wrote
 (--pcap-out) and the options it ran with, verify every split invariant of
-shared/DESIGN.md on the output.  Nothing here uses hellosplit's code: the
+doc/design.md on the output.  Nothing here uses hellosplit's code: the
 pcap reader, the IP/TCP parser, the checksums, the TLS ClientHello parser,
 the --split-at resolver and the expectation model are written here from
-DESIGN.md.
+doc/design.md.
 
 How it works
-  1. A model of DESIGN.md replays the input and says, for every input
+  1. A model of doc/design.md replays the input and says, for every input
      packet, what must come out and when: PASS (the packet, byte for byte, at
      its place), SPLIT (the first ClientHello window of a flow, cut at the
      resolved positions, when the packet completing it arrives), RESPLIT (a
@@ -152,7 +152,7 @@ def link_len(lt, f):
 
 
 class Pkt:
-    """One frame, parsed the way DESIGN.md says the engine may look at it."""
+    """One frame, parsed the way doc/design.md says the engine may look at it."""
     __slots__ = ("idx", "ts", "frame", "link", "kind", "ip", "fam", "hl", "thl", "src", "dst", "sport",
                  "dport", "seq", "ack", "flags", "payload", "key", "bucket")
 

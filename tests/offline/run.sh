@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/offline/run.sh -- the offline proof of hellosplit (TESTING.md layer 2).
+# tests/offline/run.sh -- the offline proof of hellosplit (doc/testing.md layer 2).
 #
 # Usage: tests/offline/run.sh BINARY [ASAN_BINARY]
 #        (or ASAN_BINARY in the environment as HELLOSPLIT_ASAN)
@@ -8,7 +8,7 @@
 #    in tests/offline/pcaps/ (make_synthetic.py) and the real client captures
 #    in tests/captures/ when present, each with a set of --split-at specs
 #    and modes, then checks every output with check_split.py (split
-#    invariants of DESIGN.md + stats counters against its model and the
+#    invariants of doc/design.md + stats counters against its model and the
 #    facts pinned below).
 # 2. Malformed and fuzzed inputs (make_malformed.py, fixed seed): a clear
 #    error (exit 1) or a counted pass (exit 0), never a crash, a signal, a

@@ -1,5 +1,5 @@
 /* test_engine.c — the state machine with a driven clock, checked against the
- * split invariants of DESIGN.md on everything the engine emits. */
+ * split invariants of doc/design.md on everything the engine emits. */
 #include <stdlib.h>
 #include <string.h>
 

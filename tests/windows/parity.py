@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """parity.py - is what hellosplit.exe sent under wine what the Linux build
-writes for the same capture?  (DESIGN.md, "What the same output means".)
+writes for the same capture?  (doc/design.md, "What the same output means".)
 
   parity.py local IN.pcap
       prints the local addresses the fake WinDivert.dll treats as "outbound"

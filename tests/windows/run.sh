@@ -1,5 +1,5 @@
 #!/bin/bash
-# tests/windows/run.sh -- TESTING.md layer 4: the Windows build under wine.
+# tests/windows/run.sh -- doc/testing.md layer 4: the Windows build under wine.
 #
 #   tests/windows/run.sh [--no-build]        (make windows-check runs it)
 #
