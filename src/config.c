@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "file.h"
+
 enum option_type {
 	OPT_SWITCH,     /* --x sets 1, --no-x sets 0 (int) */
 	OPT_U32,        /* number within [min, max] (uint32_t) */
@@ -595,6 +597,19 @@ static int check_combinations(struct config *c, FILE *err)
 	return 0;
 }
 
+/* A secret key for the flow table's hash, new at every start, so that no one
+ * can choose tuples that collide in it. Without one it still works, with a
+ * key an attacker could know. */
+static void seed_flow_hash(struct config *c, FILE *err)
+{
+	int rc = random_seed(c->engine.hash_key, sizeof(c->engine.hash_key));
+
+	if (rc)
+		fprintf(err, "hellosplit: warning: no random key for the flow table (%s); crafted connections could "
+			     "slow the packet path. Check that the system's random source (getrandom, /dev/urandom) "
+			     "works.\n", strerror(-rc));
+}
+
 enum config_result config_parse(struct config *c, int argc, char **argv, FILE *out, FILE *err)
 {
 	int i, bad = 0;
@@ -665,6 +680,7 @@ enum config_result config_parse(struct config *c, int argc, char **argv, FILE *o
 	}
 	if (bad || check_combinations(c, err))
 		return CONFIG_USAGE;
+	seed_flow_hash(c, err);
 	return CONFIG_RUN;
 }
 

@@ -82,7 +82,7 @@ struct engine *engine_create(const struct engine_config *cfg, engine_emit_fn emi
 	e->emit_ctx = ctx;
 	e->views = calloc(cfg->max_held_pkts + 1, sizeof(*e->views));
 	e->window = malloc(cfg->max_buffer);
-	if (!e->views || !e->window || flow_table_init(&e->table, cfg->max_flows, cfg->hash_seed)) {
+	if (!e->views || !e->window || flow_table_init(&e->table, cfg->max_flows, cfg->hash_key)) {
 		engine_destroy(e);
 		return NULL;
 	}

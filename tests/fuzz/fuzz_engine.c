@@ -849,7 +849,7 @@ static void configure(struct input *in)
 				     sizeof(err)) == 0, "spec table: %s", err);
 	if (c5 & 1)
 		R.cfg.ports[80 / 8] |= 1 << (80 % 8);
-	R.cfg.hash_seed = c5 >> 1;
+	R.cfg.hash_key[0] = c5 >> 1;
 	R.engine = engine_create(&R.cfg, on_emit, NULL);
 	FUZZ_ASSERT(R.engine, "engine_create failed");
 	engine_set_logger(R.engine, on_log, NULL);

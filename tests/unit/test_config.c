@@ -106,6 +106,18 @@ static void numbers_are_decimal(void)
 	CHECK(strstr(errbuf, "--fwmark: '0x100000000' is not a mark in 0x1..0xffffffff") != NULL);
 }
 
+/* Every start draws a new secret key for the flow table's hash. */
+static void flow_hash_key_is_random(void)
+{
+	struct config c1, c2;
+
+	CHECK_EQ(parse(&c1, ""), CONFIG_RUN);
+	CHECK_EQ(parse(&c2, "--max-flows 1000"), CONFIG_RUN);
+	CHECK(c1.engine.hash_key[0] || c1.engine.hash_key[1]);
+	CHECK(c1.engine.hash_key[0] != c2.engine.hash_key[0] || c1.engine.hash_key[1] != c2.engine.hash_key[1]);
+	CHECK_EQ(errbuf[0], 0);
+}
+
 /* One bad command line: usage error, one line naming the problem. */
 static void error_case(const char *args, const char *message)
 {
@@ -214,6 +226,7 @@ void test_config(void)
 {
 	defaults_and_values();
 	numbers_are_decimal();
+	flow_hash_key_is_random();
 	errors();
 	config_file();
 	help_lists_this_platform();
