@@ -40,6 +40,7 @@ struct flow {
 	uint8_t *held;
 	uint32_t held_used, held_cap;
 	uint16_t held_count;
+	uint16_t largest;          /* IP length of its largest payload packet within the MSS: fits the path */
 	uint64_t collect_start_ms;
 	uint32_t older, newer;     /* collecting list, flow index + 1, 0 = none */
 };
