@@ -1,6 +1,7 @@
 /* file-windows.c — file.h for Windows: msvcrt's rename() fails when the
  * target exists, MoveFileEx can replace it; rand_s gives random bytes. */
-#define _CRT_RAND_S       /* rand_s(): RtlGenRandom, the system's secure source */
+/* _CRT_RAND_S declares rand_s() (RtlGenRandom): the C runtime's name for it */
+#define _CRT_RAND_S /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
 #include "file.h"
 
 #include <errno.h>

@@ -50,13 +50,13 @@ static inline uint64_t le64(const uint8_t *b)
 	return le32(b) | le32(b + 4) << 32;
 }
 
-#define SIP_ROUND(v)                                                                              \
-	do {                                                                                      \
-		v[0] += v[1]; v[1] = rotate_left(v[1], 13); v[1] ^= v[0]; v[0] = rotate_left(v[0], 32); \
-		v[2] += v[3]; v[3] = rotate_left(v[3], 16); v[3] ^= v[2];                          \
-		v[0] += v[3]; v[3] = rotate_left(v[3], 21); v[3] ^= v[0];                          \
-		v[2] += v[1]; v[1] = rotate_left(v[1], 17); v[1] ^= v[2]; v[2] = rotate_left(v[2], 32); \
-	} while (0)
+static inline void sip_round(uint64_t v[4])
+{
+	v[0] += v[1]; v[1] = rotate_left(v[1], 13); v[1] ^= v[0]; v[0] = rotate_left(v[0], 32);
+	v[2] += v[3]; v[3] = rotate_left(v[3], 16); v[3] ^= v[2];
+	v[0] += v[3]; v[3] = rotate_left(v[3], 21); v[3] ^= v[0];
+	v[2] += v[1]; v[1] = rotate_left(v[1], 17); v[1] ^= v[2]; v[2] = rotate_left(v[2], 32);
+}
 
 /* SipHash-2-4 as its paper (Aumasson and Bernstein, 2012) defines it: the
  * state from the key, two rounds per 8-byte little-endian message word, a
@@ -73,18 +73,18 @@ static inline void sip_init(uint64_t v[4], const uint64_t key[2])
 static inline void sip_word(uint64_t v[4], uint64_t m)
 {
 	v[3] ^= m;
-	SIP_ROUND(v);
-	SIP_ROUND(v);
+	sip_round(v);
+	sip_round(v);
 	v[0] ^= m;
 }
 
 static inline uint64_t sip_final(uint64_t v[4])
 {
 	v[2] ^= 0xff;
-	SIP_ROUND(v);
-	SIP_ROUND(v);
-	SIP_ROUND(v);
-	SIP_ROUND(v);
+	sip_round(v);
+	sip_round(v);
+	sip_round(v);
+	sip_round(v);
 	return v[0] ^ v[1] ^ v[2] ^ v[3];
 }
 
