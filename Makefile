@@ -49,7 +49,7 @@ OUT = build
 LDSTATIC =
 endif
 
-.PHONY: all run check unit unit-asan clean deps test-deps offline e2e bench-offline bench-daemon bench-hostlist install uninstall docs
+.PHONY: all run check unit unit-asan clean deps test-deps offline e2e bench-offline bench-daemon bench-flood bench-hostlist install uninstall docs
 
 all: $(OUT)/hellosplit
 
@@ -74,6 +74,10 @@ bench-offline: all build/bench/gencap build/bench/engine_bench
 
 bench-daemon: test-deps all build/bench/hsclient
 	bench/daemon.sh
+
+# Hash flooding: tuples crafted to collide in the flow table vs random ones.
+bench-flood: build/bench/flood_bench
+	build/bench/flood_bench 16384 2
 
 bench-hostlist: build/bench/hostlist_bench
 	build/bench/hostlist_bench 1000000 build/bench/hosts.txt

@@ -6,10 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "file.h"
+
 enum option_type {
 	OPT_SWITCH,     /* --x sets 1, --no-x sets 0 (int) */
 	OPT_U32,        /* number within [min, max] (uint32_t) */
 	OPT_U64,        /* number within [min, max] (uint64_t) */
+	OPT_MARK,       /* like OPT_U32, and 0x... hex as firewall marks are written */
 	OPT_STRING,     /* kept as given (const char *) */
 	OPT_LIST,       /* comma list of names/numbers, validated by the handler (char[]) */
 	OPT_CHOICE,     /* one of the names in choices, stored as its index (an enum) */
@@ -97,9 +100,9 @@ static const struct option_def options[] = {
 	 "NFQUEUE number (default 200)", NULL},
 	{"queue-bypass", 0, OPT_SWITCH, PLATFORM_LINUX, FIELD(queue_bypass), 0, 1, NULL, NULL,
 	 "let packets through when hellosplit is not running (default on)", NULL},
-	{"fwmark", 0, OPT_U32, PLATFORM_LINUX, FIELD(fwmark), 1, 0xffffffffu, NULL, "MARK",
+	{"fwmark", 0, OPT_MARK, PLATFORM_LINUX, FIELD(fwmark), 1, 0xffffffffu, NULL, "MARK",
 	 "mark bits of injected packets, skipped by the rules (default 0x40000000)", NULL},
-	{"done-mark", 0, OPT_U32, PLATFORM_LINUX, FIELD(done_mark), 1, 0xffffffffu, NULL, "MARK",
+	{"done-mark", 0, OPT_MARK, PLATFORM_LINUX, FIELD(done_mark), 1, 0xffffffffu, NULL, "MARK",
 	 "connmark bits of flows that need hellosplit no more (default 0x20000000)", NULL},
 	{"rules", 0, OPT_CHOICE, PLATFORM_LINUX, FIELD(rules), 0, 0, NULL, "KIND",
 	 "iptables, nftables or none: firewall rules to install (default iptables)", rule_kinds},
@@ -164,15 +167,24 @@ static const char *platform_name(unsigned p)
 
 /* ---- value handlers */
 
-static int parse_u64(const char *v, uint64_t *out)
+/* A decimal number: a leading 0 is not octal and 0x is refused, so that
+ * every count means what it reads as. With hex, 0x... too, as marks are written. */
+static int parse_u64(const char *v, int hex, uint64_t *out)
 {
+	const char *digits = "0123456789";
 	char *end;
 	unsigned long long x;
+	int base = 10;
 
-	if (!*v || *v == '-' || *v == '+' || *v == ' ')
-		return -1;
+	if (hex && v[0] == '0' && (v[1] == 'x' || v[1] == 'X')) {
+		v += 2;
+		digits = "0123456789abcdefABCDEF";
+		base = 16;
+	}
+	if (!*v || v[strspn(v, digits)])
+		return -1;          /* strtoull would take a sign, spaces or a second 0x */
 	errno = 0;
-	x = strtoull(v, &end, 0);
+	x = strtoull(v, &end, base);
 	if (errno || *end)
 		return -1;
 	*out = x;
@@ -198,14 +210,17 @@ static int set_split_at(struct config *c, const char *v, char *err, size_t errle
 
 static int set_split_chunk(struct config *c, const char *v, char *err, size_t errlen)
 {
+	char number[24];
 	uint64_t n;
 
-	if (parse_u64(v, &n) || n < 1 || n > 1048576) {
+	if (parse_u64(v, 0, &n) || n < 1 || n > 1048576) {
 		snprintf(err, errlen, "'%s' is not a number in 1..1048576", v);
 		return -1;
 	}
 	c->split_chunk_given = 1;
-	return set_split_spec(c, v, err, errlen);
+	/* the value checked is the value used: the spec is made from n, not v */
+	snprintf(number, sizeof(number), "%llu", (unsigned long long)n);
+	return set_split_spec(c, number, err, errlen);
 }
 
 int config_parse_ports(uint8_t ports[65536 / 8], const char *text)
@@ -402,9 +417,17 @@ static int apply(struct config *c, const struct option_def *o, int negated, cons
 	case OPT_SWITCH:
 		*(int *)((char *)c + o->offset) = !negated;
 		return 0;
+	case OPT_MARK:
+		if (parse_u64(value, 1, &n) || n < o->min || n > o->max) {
+			fprintf(err, "hellosplit: %s--%s: '%s' is not a mark in 0x%llx..0x%llx (hex with 0x, or decimal).\n",
+				where, o->name, value, (unsigned long long)o->min, (unsigned long long)o->max);
+			return -1;
+		}
+		*(uint32_t *)((char *)c + o->offset) = (uint32_t)n;
+		return 0;
 	case OPT_U32:
 	case OPT_U64:
-		if (parse_u64(value, &n) || n < o->min || n > o->max) {
+		if (parse_u64(value, 0, &n) || n < o->min || n > o->max) {
 			fprintf(err, "hellosplit: %s--%s: '%s' is not a number in %llu..%llu%s%s.\n", where, o->name, value,
 				(unsigned long long)o->min, (unsigned long long)o->max,
 				o->metavar && strcmp(o->metavar, "N") ? " " : "",
@@ -574,6 +597,19 @@ static int check_combinations(struct config *c, FILE *err)
 	return 0;
 }
 
+/* A secret key for the flow table's hash, new at every start, so that no one
+ * can choose tuples that collide in it. Without one it still works, with a
+ * key an attacker could know. */
+static void seed_flow_hash(struct config *c, FILE *err)
+{
+	int rc = random_seed(c->engine.hash_key, sizeof(c->engine.hash_key));
+
+	if (rc)
+		fprintf(err, "hellosplit: warning: no random key for the flow table (%s); crafted connections could "
+			     "slow the packet path. Check that the system's random source (getrandom, /dev/urandom) "
+			     "works.\n", strerror(-rc));
+}
+
 enum config_result config_parse(struct config *c, int argc, char **argv, FILE *out, FILE *err)
 {
 	int i, bad = 0;
@@ -644,6 +680,7 @@ enum config_result config_parse(struct config *c, int argc, char **argv, FILE *o
 	}
 	if (bad || check_combinations(c, err))
 		return CONFIG_USAGE;
+	seed_flow_hash(c, err);
 	return CONFIG_RUN;
 }
 

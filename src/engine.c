@@ -33,6 +33,7 @@ struct view {
 	struct packet pkt;
 	const uint8_t *meta;
 	uint32_t off;            /* stream offset of its first payload byte */
+	uint32_t largest;        /* its flow's flow.largest */
 };
 
 struct engine {
@@ -82,7 +83,7 @@ struct engine *engine_create(const struct engine_config *cfg, engine_emit_fn emi
 	e->emit_ctx = ctx;
 	e->views = calloc(cfg->max_held_pkts + 1, sizeof(*e->views));
 	e->window = malloc(cfg->max_buffer);
-	if (!e->views || !e->window || flow_table_init(&e->table, cfg->max_flows, cfg->hash_seed)) {
+	if (!e->views || !e->window || flow_table_init(&e->table, cfg->max_flows, cfg->hash_key)) {
 		engine_destroy(e);
 		return NULL;
 	}
@@ -200,7 +201,8 @@ static void send_packet(struct engine *e, const uint8_t *data, uint32_t len, con
 		e->emit(e->emit_ctx, data, len, meta);
 }
 
-static uint32_t max_payload(const struct engine *e, const struct packet *p)
+/* Payload of a segment with p's headers that fits the MSS. */
+static uint32_t mss_payload(const struct engine *e, const struct packet *p)
 {
 	uint32_t mss = e->cfg.mss ? e->cfg.mss : p->family == 4 ? 1460 : 1440;
 	uint32_t options = p->tcp_header_len - 20u;
@@ -208,21 +210,87 @@ static uint32_t max_payload(const struct engine *e, const struct packet *p)
 	return mss > options + 1 ? mss - options : 1;
 }
 
-/* Emits stream bytes [from, to) carried by template t as segments no larger
- * than max_payload; returns segments emitted. *id is the next IPv4 ID. */
-static uint32_t emit_piece(struct engine *e, const struct view *t, uint32_t base_seq, uint32_t from,
-			   uint32_t to, int last, uint16_t *id)
+/* Largest payload of a piece cut from v's bytes: it fits the MSS, and the
+ * piece is no longer than the flow's largest original segment, which went
+ * the same way (the path may be narrower than the MSS says: a PPPoE WAN of
+ * MTU 1492). When only GSO super-packets were seen, the MSS alone. */
+static uint32_t max_payload(const struct engine *e, const struct view *v)
 {
-	uint32_t limit = max_payload(e, &t->pkt), count = 0;
+	uint32_t limit = mss_payload(e, &v->pkt), headers = v->pkt.payload_off;
 
+	if (v->largest && v->largest < headers + limit)
+		limit = v->largest > headers ? v->largest - headers : 1;
+	return limit;
+}
+
+/* Where the flags of the packets whose bytes an emission carries go. FIN,
+ * PSH and RST mark the end of the bytes they came with: only the piece
+ * ending there has them. CWR announces one congestion window reduction: the
+ * first piece only. ACK and ECE (an echo of congestion, valid on every
+ * segment) stay on all. URG: see urgent_pointer. */
+struct seam {
+	uint32_t first, end;             /* stream offsets of the first byte and one past the last */
+	uint8_t first_flags, end_flags;  /* CWR; FIN, PSH, RST */
+	const uint8_t *timestamps;       /* 8 bytes (TSval, TSecr) for every piece, or NULL: each template's own */
+};
+
+#define END_FLAGS (TCP_FIN | TCP_PSH | TCP_RST)
+
+/* The urgent pointer of the piece [from, end) cut from t, 0 for none. The
+ * pointer points one past the urgent byte (RFC 6093: what every stack
+ * implements), so that byte is t's urgent pointer - 1: the piece holding it
+ * gets URG with the pointer rebased to its own start; when it lies beyond t,
+ * so does the pointer of t's last piece, as in t; the others go without URG. */
+static uint16_t urgent_pointer(const struct view *t, uint16_t urp, uint32_t from, uint32_t end)
+{
+	uint32_t urgent = t->off + urp - 1u, t_end = t->off + t->pkt.payload_len;
+
+	if (!urp || !(urgent < end || end == t_end) || urgent < from)
+		return 0;
+	return (uint16_t)(urgent + 1 - from);
+}
+
+/* Emits stream bytes [from, to) carried by template t as segments no larger
+ * than max_payload, with the flags and timestamps of seam s; returns the
+ * segments emitted. *id is the next IPv4 ID. */
+static uint32_t emit_range(struct engine *e, const struct view *t, uint32_t base_seq, uint32_t from, uint32_t to,
+			   const struct seam *s, uint16_t *id)
+{
+	uint32_t limit = max_payload(e, t), count = 0, ts = s->timestamps ? packet_timestamps_offset(&t->pkt) : 0;
+	uint16_t urp = 0;
+	uint8_t header[120];             /* IPv4 60 + TCP 60: t's headers with their own fields set */
+	const struct packet *tp = &t->pkt;
+	struct packet patched;
+	int urgent = t->pkt.flags & TCP_URG;
+
+	if (ts && !memcmp(t->pkt.data + ts, s->timestamps, 8))
+		ts = 0;
+	if (urgent || ts) {
+		memcpy(header, t->pkt.data, t->pkt.payload_off);
+		if (ts)
+			memcpy(header + ts, s->timestamps, 8);
+		urp = packet_urgent_pointer(&t->pkt);
+		patched = t->pkt;
+		patched.data = header;
+		tp = &patched;
+	}
 	while (from < to) {
 		uint32_t end = to - from > limit ? from + limit : to;
-		uint8_t flags = t->pkt.flags;
+		uint8_t flags = t->pkt.flags & (uint8_t)~(END_FLAGS | TCP_CWR | TCP_URG);
 		uint32_t len;
 
-		if (!(last && end == to))
-			flags &= (uint8_t)~(TCP_PSH | TCP_FIN);
-		len = packet_build_segment(e->segment, sizeof(e->segment), &t->pkt, base_seq + from,
+		if (end == s->end)
+			flags |= s->end_flags;
+		if (from == s->first)
+			flags |= s->first_flags;
+		if (urgent) {
+			uint16_t pointer = urgent_pointer(t, urp, from, end);
+
+			put_be16(header + t->pkt.ip_header_len + 18, pointer);
+			if (pointer)
+				flags |= TCP_URG;
+		}
+		len = packet_build_segment(e->segment, sizeof(e->segment), tp, base_seq + from,
 					   t->pkt.data + t->pkt.payload_off + (from - t->off), end - from, flags,
 					   (*id)++);
 		if (len)
@@ -233,13 +301,22 @@ static uint32_t emit_piece(struct engine *e, const struct view *t, uint32_t base
 	return count;
 }
 
+/* Bytes [from, to) of t alone; last: they end t's bytes, which end with its FIN/PSH/RST. */
+static uint32_t emit_piece(struct engine *e, const struct view *t, uint32_t base_seq, uint32_t from,
+			   uint32_t to, int last, uint16_t *id)
+{
+	struct seam s = {t->off, last ? to : UINT32_MAX, t->pkt.flags & TCP_CWR, t->pkt.flags & END_FLAGS, NULL};
+
+	return emit_range(e, t, base_seq, from, to, &s, id);
+}
+
 /* An original packet leaves unchanged, unless it is a GSO super-packet
  * larger than the MSS: then it is cut into MSS-sized segments. */
 static void emit_original(struct engine *e, const struct view *v)
 {
 	uint16_t id = packet_ipv4_id(&v->pkt);
 
-	if (v->pkt.payload_len <= max_payload(e, &v->pkt))
+	if (v->pkt.payload_len <= max_payload(e, v))
 		send_packet(e, v->pkt.data, v->pkt.len, v->meta);
 	else
 		emit_piece(e, v, v->pkt.seq - v->off, v->off, v->off + v->pkt.payload_len, 1, &id);
@@ -266,6 +343,7 @@ static uint32_t held_views(struct engine *e, const struct flow *f)
 		packet_parse(&v->pkt, h->data, h->len);   /* parsed fine when it was held */
 		v->meta = h->meta;
 		v->off = v->pkt.seq - f->base_seq;
+		v->largest = f->largest;
 	}
 	return n;
 }
@@ -335,6 +413,32 @@ static uint32_t owned_until(const struct view *v, uint32_t owner, uint32_t pos)
 	return b;
 }
 
+/* The seam of a split: the flags of every packet of the window go to its
+ * first and last piece, and every piece has the newest timestamps among
+ * them, so that none is older than a piece before it (the server's PAWS
+ * check drops a segment whose TSval went back). */
+static void split_seam(struct engine *e, uint32_t n, uint32_t end, struct seam *s)
+{
+	uint32_t i, newest = 0;
+
+	memset(s, 0, sizeof(*s));
+	s->end = end;
+	for (i = 0; i < n; i++) {
+		const struct packet *p = &e->views[i].pkt;
+		uint32_t ts;
+
+		if (e->views[i].off > end)
+			continue;                 /* beyond a gap: leaves as it is */
+		s->first_flags |= p->flags & TCP_CWR;
+		s->end_flags |= p->flags & END_FLAGS;
+		ts = packet_timestamps_offset(p);
+		if (ts && (!s->timestamps || (int32_t)(get_be32(p->data + ts) - newest) > 0)) {
+			s->timestamps = p->data + ts;
+			newest = get_be32(p->data + ts);
+		}
+	}
+}
+
 /* Emits the contiguous bytes [0, end) of the n views cut at the flow's cuts
  * and where the carrying packet changes, then the packets lying beyond a gap
  * unchanged. */
@@ -342,12 +446,14 @@ static void emit_split(struct engine *e, struct flow *f, uint32_t n, uint32_t en
 {
 	uint16_t id = packet_ipv4_id(&e->views[owner_of(e->views, n, 0)].pkt);
 	uint32_t pos = 0, i, segments = 0;
+	struct seam seam;
 
+	split_seam(e, n, end, &seam);
 	while (pos < end) {
 		uint32_t owner = owner_of(e->views, n, pos);
 		uint32_t stop = next_cut(f, pos, owned_until(e->views, owner, pos));
 
-		segments += emit_piece(e, &e->views[owner], f->base_seq, pos, stop, stop == end, &id);
+		segments += emit_range(e, &e->views[owner], f->base_seq, pos, stop, &seam, &id);
 		pos = stop;
 	}
 	for (i = 0; i < n; i++)
@@ -412,6 +518,7 @@ static int on_collecting(struct engine *e, struct flow *f, const struct packet *
 	e->views[n].pkt = *p;
 	e->views[n].meta = meta;
 	e->views[n].off = p->seq - f->base_seq;
+	e->views[n].largest = f->largest;
 	n++;
 	reasm_reset(&e->reasm);
 	for (i = 0; i < n; i++) {
@@ -497,11 +604,12 @@ static int on_injected(struct engine *e, struct flow *f, const struct packet *p,
 	}
 	if (off >= 0x80000000u || off >= f->window_len)
 		return ENGINE_PASS;
-	if (next_cut(f, off, end) == end && p->payload_len <= max_payload(e, p))
-		return ENGINE_PASS;                    /* nothing to cut inside this one */
 	v.pkt = *p;
 	v.meta = meta;
 	v.off = off;
+	v.largest = f->largest;
+	if (next_cut(f, off, end) == end && p->payload_len <= max_payload(e, &v))
+		return ENGINE_PASS;                    /* nothing to cut inside this one */
 	for (pos = off; pos < end;) {
 		uint32_t stop = next_cut(f, pos, end);
 
@@ -601,6 +709,8 @@ int engine_packet(struct engine *e, const uint8_t *data, size_t len, const void 
 	if (p.payload_len) {
 		if (f->packets < UINT16_MAX)
 			f->packets++;
+		if (p.len > f->largest && p.payload_len <= mss_payload(e, &p))
+			f->largest = (uint16_t)p.len;   /* a real segment, not a GSO super-packet */
 		if (f->state == FLOW_NEW || f->state == FLOW_COLLECTING)
 			verdict = on_collecting(e, f, &p, meta, now);
 		else if (f->state == FLOW_INJECTED)

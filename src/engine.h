@@ -35,7 +35,7 @@ struct engine_config {
 	uint32_t max_flows;
 	uint32_t mss;                     /* 0: 1460 for IPv4, 1440 for IPv6 */
 	uint32_t idle_timeout_s;
-	uint64_t hash_seed;
+	uint64_t hash_key[2];             /* flow table hash: random in the daemon (config.c) */
 	int observe;                      /* decide and count, but pass every packet */
 };
 

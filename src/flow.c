@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int flow_table_init(struct flow_table *t, uint32_t max_flows, uint64_t seed)
+int flow_table_init(struct flow_table *t, uint32_t max_flows, const uint64_t key[2])
 {
 	uint32_t nslots = 16;
 
@@ -21,7 +21,8 @@ int flow_table_init(struct flow_table *t, uint32_t max_flows, uint64_t seed)
 	}
 	t->mask = nslots - 1;
 	t->max_flows = max_flows;
-	t->seed = seed;
+	t->key[0] = key[0];
+	t->key[1] = key[1];
 	return 0;
 }
 
@@ -33,20 +34,94 @@ void flow_table_free(struct flow_table *t)
 	t->slots = NULL;
 }
 
+static inline uint64_t rotate_left(uint64_t x, int bits)
+{
+	return x << bits | x >> (64 - bits);
+}
+
+/* Little-endian words whatever the host's byte order. */
+static inline uint64_t le32(const uint8_t *b)
+{
+	return (uint64_t)b[0] | (uint64_t)b[1] << 8 | (uint64_t)b[2] << 16 | (uint64_t)b[3] << 24;
+}
+
+static inline uint64_t le64(const uint8_t *b)
+{
+	return le32(b) | le32(b + 4) << 32;
+}
+
+static inline void sip_round(uint64_t v[4])
+{
+	v[0] += v[1]; v[1] = rotate_left(v[1], 13); v[1] ^= v[0]; v[0] = rotate_left(v[0], 32);
+	v[2] += v[3]; v[3] = rotate_left(v[3], 16); v[3] ^= v[2];
+	v[0] += v[3]; v[3] = rotate_left(v[3], 21); v[3] ^= v[0];
+	v[2] += v[1]; v[1] = rotate_left(v[1], 17); v[1] ^= v[2]; v[2] = rotate_left(v[2], 32);
+}
+
+/* SipHash-2-4 as its paper (Aumasson and Bernstein, 2012) defines it: the
+ * state from the key, two rounds per 8-byte little-endian message word, a
+ * last word of the remaining bytes with the length in its top byte, then
+ * four rounds. */
+static inline void sip_init(uint64_t v[4], const uint64_t key[2])
+{
+	v[0] = key[0] ^ 0x736f6d6570736575ull;
+	v[1] = key[1] ^ 0x646f72616e646f6dull;
+	v[2] = key[0] ^ 0x6c7967656e657261ull;
+	v[3] = key[1] ^ 0x7465646279746573ull;
+}
+
+static inline void sip_word(uint64_t v[4], uint64_t m)
+{
+	v[3] ^= m;
+	sip_round(v);
+	sip_round(v);
+	v[0] ^= m;
+}
+
+static inline uint64_t sip_final(uint64_t v[4])
+{
+	v[2] ^= 0xff;
+	sip_round(v);
+	sip_round(v);
+	sip_round(v);
+	sip_round(v);
+	return v[0] ^ v[1] ^ v[2] ^ v[3];
+}
+
+uint64_t flow_siphash(const uint64_t key[2], const uint8_t *msg, size_t len)
+{
+	uint64_t v[4], last = (uint64_t)len << 56;
+	size_t i;
+
+	sip_init(v, key);
+	for (i = 0; i + 8 <= len; i += 8)
+		sip_word(v, le64(msg + i));
+	for (; i < len; i++)
+		last |= (uint64_t)msg[i] << (8 * (i & 7));
+	sip_word(v, last);
+	return sip_final(v);
+}
+
+/* Keyed with a secret, so that no one can choose tuples that share a probe
+ * run (hash flooding). The message is the key's bytes in use, 13 for IPv4 and
+ * 37 for IPv6: source and destination address, ports (little-endian), family;
+ * the words of flow_siphash over those bytes, without copying them. */
 uint32_t flow_hash(const struct flow_table *t, const struct flow_key *k)
 {
-	uint64_t w[sizeof(*k) / 8], h = t->seed;
-	unsigned i;
+	uint64_t v[4], tail = (uint64_t)k->sport | (uint64_t)k->dport << 16 | (uint64_t)k->family << 32;
 
-	memcpy(w, k, sizeof(w));
-	for (i = 0; i < sizeof(w) / 8; i++) {
-		h ^= w[i];
-		h *= 0x9e3779b97f4a7c15ull;
-		h ^= h >> 32;
+	sip_init(v, t->key);
+	if (k->family == 4) {
+		sip_word(v, le32(k->src) | le32(k->dst) << 32);
+		sip_word(v, tail | 13ull << 56);
+	} else {
+		sip_word(v, le64(k->src));
+		sip_word(v, le64(k->src + 8));
+		sip_word(v, le64(k->dst));
+		sip_word(v, le64(k->dst + 8));
+		sip_word(v, tail | 37ull << 56);
 	}
-	h *= 0xd6e8feb86659fd93ull;
-	h ^= h >> 32;
-	return (uint32_t)h;
+	return (uint32_t)sip_final(v);
 }
 
 struct flow *flow_lookup(const struct flow_table *t, const struct flow_key *k, uint32_t hash)

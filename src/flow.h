@@ -2,6 +2,7 @@
 #ifndef HELLOSPLIT_FLOW_H
 #define HELLOSPLIT_FLOW_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "split.h"
@@ -39,6 +40,7 @@ struct flow {
 	uint8_t *held;
 	uint32_t held_used, held_cap;
 	uint16_t held_count;
+	uint16_t largest;          /* IP length of its largest payload packet within the MSS: fits the path */
 	uint64_t collect_start_ms;
 	uint32_t older, newer;     /* collecting list, flow index + 1, 0 = none */
 };
@@ -49,12 +51,14 @@ struct flow_table {
 	uint32_t mask;
 	uint32_t max_flows, used, high_water;
 	uint32_t free_head;        /* free list through flow.older, index + 1 */
-	uint64_t seed;
+	uint64_t key[2];           /* of the hash: secret, or tuples can be crafted to collide */
 };
 
-int flow_table_init(struct flow_table *t, uint32_t max_flows, uint64_t seed);
+int flow_table_init(struct flow_table *t, uint32_t max_flows, const uint64_t key[2]);
 void flow_table_free(struct flow_table *t);
 
+/* SipHash-2-4 of len bytes under a 128-bit key (key[0]: its first 8 bytes, little-endian). */
+uint64_t flow_siphash(const uint64_t key[2], const uint8_t *msg, size_t len);
 uint32_t flow_hash(const struct flow_table *t, const struct flow_key *k);
 struct flow *flow_lookup(const struct flow_table *t, const struct flow_key *k, uint32_t hash);
 /* NULL when the table is full. The new flow is zeroed except key and hash. */

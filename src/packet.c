@@ -71,6 +71,28 @@ const uint8_t *packet_dst(const struct packet *p)
 	return p->data + (p->family == 4 ? 16 : 24);
 }
 
+uint32_t packet_timestamps_offset(const struct packet *p)
+{
+	uint32_t i = p->ip_header_len + 20u, end = p->payload_off;
+
+	while (i < end) {
+		const uint8_t *o = p->data + i;
+
+		if (o[0] == 0)                   /* end of options */
+			return 0;
+		if (o[0] == 1) {                 /* no-operation */
+			i++;
+			continue;
+		}
+		if (i + 2 > end || o[1] < 2 || i + o[1] > end)
+			return 0;
+		if (o[0] == 8 && o[1] == 10)
+			return i + 2;
+		i += o[1];
+	}
+	return 0;
+}
+
 static uint32_t sum_bytes(uint32_t sum, const uint8_t *b, uint32_t n)
 {
 	uint32_t i;

@@ -12,6 +12,8 @@
 #define TCP_PSH 0x08
 #define TCP_ACK 0x10
 #define TCP_URG 0x20
+#define TCP_ECE 0x40
+#define TCP_CWR 0x80
 
 /* Largest IP packet the engine builds or accepts (IPv4 total length is 16 bits;
  * IPv6 jumbograms are not handled). */
@@ -73,6 +75,15 @@ int packet_checksums_ok(const uint8_t *data, uint32_t len);
  * fresh checksums. Returns the packet length, or 0 when it does not fit cap. */
 uint32_t packet_build_segment(uint8_t *out, size_t cap, const struct packet *t, uint32_t seq,
 			      const uint8_t *payload, uint32_t n, uint8_t flags, uint16_t ip_id);
+
+/* Offset in p->data of the 8 bytes TSval, TSecr of its TCP timestamps
+ * option, or 0 when it has none. */
+uint32_t packet_timestamps_offset(const struct packet *p);
+
+static inline uint16_t packet_urgent_pointer(const struct packet *p)
+{
+	return get_be16(p->data + p->ip_header_len + 18);
+}
 
 static inline uint16_t packet_ipv4_id(const struct packet *p)
 {

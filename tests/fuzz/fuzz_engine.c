@@ -13,10 +13,18 @@
  * each emitted packet names the packet whose bytes it carries. Checked:
  *   - every emitted packet parses, with valid checksums unless it is an
  *     original left unchanged; headers are those of its packet except lengths,
- *     IPv4 ID, seq, PSH/FIN and checksums; its payload is that packet's bytes
- *     at the same sequence numbers; no payload larger than the packet that
- *     carried it or the MSS; no byte of a packet emitted twice; only packets
- *     the engine stole are emitted (the current one only when stolen);
+ *     IPv4 ID, seq, flags, urgent pointer, timestamps and checksums; its
+ *     payload is that packet's bytes at the same sequence numbers; no payload
+ *     larger than the packet that carried it or the MSS, no built packet
+ *     longer than the connection's largest packet within the MSS; no byte of
+ *     a packet emitted twice; only packets the engine stole are emitted (the
+ *     current one only when stolen);
+ *   - flags of a built segment: its packet's, except FIN/PSH/RST (only where
+ *     the bytes they came with end: the last segment of a split or of its
+ *     packet, and the FIN of a packet whose bytes a split covers is there),
+ *     CWR (only on the first), URG (only on the segment holding the urgent
+ *     byte, pointer rebased, else pointer 0); timestamps never older than its
+ *     packet's, the client's own, and never going back along a split;
  *   - per connection, the first copy of a stream byte that leaves (emitted
  *     segments and passed originals, in order) is the first copy the client
  *     sent: nothing reordered, nothing invented;
@@ -67,6 +75,15 @@ struct track {
 	uint32_t split_base, window, ncuts, cuts[SPLIT_MAX_POSITIONS];
 	/* the engine answered ENGINE_DONE for it: it must pass all that follows */
 	int done;
+	/* IP length of its largest payload packet within the MSS: of all, and of
+	 * those since the engine may have forgotten the flow (which then cuts at
+	 * the MSS until it sees one) */
+	uint32_t largest, largest_recent;
+	uint8_t flags_seen;          /* TCP flags of all its packets */
+	/* TSvals of its packets: the first, and whether one lies 2^30 or more
+	 * from it (then "newest" has no meaning the checks could rely on) */
+	int ts_seen, ts_wild;
+	uint32_t ts_first;
 };
 
 struct rec {
@@ -87,12 +104,14 @@ struct out {
 	uint16_t ip_id;
 	uint8_t flags;
 	int original, track;
+	int has_ts;
+	uint32_t tsval;
 };
 
 struct hflow {
 	int family, port, dport, ip_options, tcp_options;
 	uint8_t ttl, tos, df;
-	uint32_t base, ack, flow_label, next_off;
+	uint32_t base, ack, flow_label, next_off, tsval;
 	uint16_t ip_id;
 	const uint8_t *content;
 	uint32_t content_len;
@@ -214,6 +233,9 @@ static int track_new(const uint8_t key[40], uint32_t base)
 	t->live = 1;
 	t->injected = 0;
 	t->done = 0;
+	t->largest = t->largest_recent = 0;
+	t->flags_seen = 0;
+	t->ts_seen = t->ts_wild = 0;
 	t->last_seen_ms = 0;
 	memset(t->state, 0, sizeof(t->state));
 	return R.ntracks++;
@@ -329,17 +351,62 @@ static uint32_t meta_id(const uint8_t *meta)
 	return id;
 }
 
+/* URG only on the segment holding the urgent byte (one before the pointer),
+ * or when it lies beyond the packet on its last segment; the pointer rebased
+ * to the segment's start. Without URG the pointer is 0, or the packet's own
+ * when the packet had no URG either. */
+static void check_urgent(const uint8_t *e, const struct ref_view *ev, const struct rec *s)
+{
+	uint32_t hl = ev->hl, seq = ref_be32(e + hl + 4), plen = ev->len - hl - ev->tcp_hl;
+	uint32_t ptr = ref_be16(e + hl + 18), urp = ref_be16(s->data + s->v.hl + 18);
+	uint32_t from = seq - s->seq, urgent = urp - 1;
+
+	if (!(s->flags & TCP_URG)) {
+		FUZZ_ASSERT(!(e[hl + 13] & TCP_URG) && ptr == urp, "urgent pointer %u / URG from a packet without URG "
+			    "(its pointer %u)", ptr, urp);
+		return;
+	}
+	if (!(e[hl + 13] & TCP_URG)) {
+		FUZZ_ASSERT(ptr == 0, "urgent pointer %u without URG", ptr);
+		FUZZ_ASSERT(!urp || urgent < from || (urgent >= from + plen && !(urgent >= s->plen && from + plen == s->plen)),
+			    "the segment [%u, %u) holds urgent byte %u but has no URG", from, from + plen, urgent);
+		return;
+	}
+	FUZZ_ASSERT(urp && urgent >= from && (urgent < from + plen || (urgent >= s->plen && from + plen == s->plen)),
+		    "URG on segment [%u, %u) of a packet whose urgent byte is %u", from, from + plen, urgent);
+	FUZZ_ASSERT(ptr == urp - from, "urgent pointer %u, expected %u rebased by %u", ptr, urp, from);
+}
+
+/* The timestamps of a built segment: the client's own (some packet of the
+ * connection had these 8 bytes), never older than those of its packet. */
+static void check_timestamps(const uint8_t *e_ts, const struct rec *s, uint32_t ts)
+{
+	uint32_t i;
+	int found = !memcmp(e_ts, s->data + ts, 8);
+
+	FUZZ_ASSERT(s->track < 0 || R.tracks[s->track].ts_wild || (int32_t)(ref_be32(e_ts) - ref_be32(s->data + ts)) >= 0,
+		    "TSval %u older than its packet's %u", ref_be32(e_ts), ref_be32(s->data + ts));
+	for (i = 0; !found && i < R.npkts; i++) {
+		const struct rec *q = &R.pkts[i];
+		uint32_t at = q->tcp && q->track == s->track ? ref_timestamps_at(q->data, q->v.hl, q->v.tcp_hl) : 0;
+
+		found = at && !memcmp(e_ts, q->data + at, 8);
+	}
+	FUZZ_ASSERT(found, "timestamps option of no packet of the connection");
+}
+
 /* Emitted header bytes must be the source packet's, except the fields a
  * segment gets of its own. */
 static void check_headers(const uint8_t *e, const struct ref_view *ev, const struct rec *s)
 {
-	uint32_t i, hl = s->v.hl, headers = s->poff;
+	uint32_t i, hl = s->v.hl, headers = s->poff, ts = ref_timestamps_at(s->data, hl, s->v.tcp_hl);
+	uint8_t moved = TCP_FIN | TCP_PSH | TCP_RST | TCP_CWR | TCP_URG;
 
 	FUZZ_ASSERT(ev->hl == hl && ev->tcp_hl == s->v.tcp_hl, "header lengths %u+%u, source %u+%u", ev->hl,
 		    ev->tcp_hl, hl, s->v.tcp_hl);
 	for (i = 0; i < headers; i++) {
 		int own = i == hl + 4 || i == hl + 5 || i == hl + 6 || i == hl + 7 || i == hl + 13 || i == hl + 16 ||
-			  i == hl + 17;
+			  i == hl + 17 || i == hl + 18 || i == hl + 19 || (ts && i >= ts && i < ts + 8);
 
 		if (s->v.family == 4)
 			own |= i == 2 || i == 3 || i == 4 || i == 5 || i == 10 || i == 11;
@@ -347,8 +414,13 @@ static void check_headers(const uint8_t *e, const struct ref_view *ev, const str
 			own |= i == 4 || i == 5;
 		FUZZ_ASSERT(own || e[i] == s->data[i], "header byte %u differs from the packet that carried the bytes", i);
 	}
-	FUZZ_ASSERT(e[hl + 13] == s->flags || e[hl + 13] == (s->flags & ~(TCP_PSH | TCP_FIN)),
-		    "flags 0x%02x from a packet with 0x%02x", e[hl + 13], s->flags);
+	FUZZ_ASSERT((e[hl + 13] & ~moved) == (s->flags & ~moved), "flags 0x%02x from a packet with 0x%02x", e[hl + 13],
+		    s->flags);
+	FUZZ_ASSERT(s->track < 0 || !(e[hl + 13] & moved & ~R.tracks[s->track].flags_seen),
+		    "flags 0x%02x: FIN/PSH/RST/CWR/URG no packet of the connection had", e[hl + 13]);
+	check_urgent(e, ev, s);
+	if (ts)
+		check_timestamps(e + ts, s, ts);
 }
 
 static void on_emit(void *ctx, const uint8_t *pkt, uint32_t len, const void *meta)
@@ -378,6 +450,10 @@ static void on_emit(void *ctx, const uint8_t *pkt, uint32_t len, const void *met
 		FUZZ_ASSERT(ref_checksums_ok(pkt, len, v.hl, v.family), "bad checksum on a built segment");
 		FUZZ_ASSERT(plen > 0, "empty segment built");
 		check_headers(pkt, &v, s);
+		if (s->track >= 0 && R.tracks[s->track].largest_recent)
+			FUZZ_ASSERT(len <= R.tracks[s->track].largest || plen == 1,
+				    "built %u bytes, the connection's largest packet within the MSS has %u", len,
+				    R.tracks[s->track].largest);
 	}
 	d = seq - s->seq;
 	FUZZ_ASSERT(d < s->plen && plen <= s->plen - d, "segment seq +%u len %u outside its packet's %u bytes", d,
@@ -406,6 +482,12 @@ static void on_emit(void *ctx, const uint8_t *pkt, uint32_t len, const void *met
 	o->ip_id = v.family == 4 ? (uint16_t)ref_be16(pkt + 4) : 0;
 	o->original = original;
 	o->track = s->track;
+	{
+		uint32_t at = ref_timestamps_at(pkt, v.hl, v.tcp_hl);
+
+		o->has_ts = at != 0;
+		o->tsval = at ? ref_be32(pkt + at) : 0;
+	}
 }
 
 static void on_log(void *ctx, const struct engine_flow_event *ev)
@@ -468,8 +550,15 @@ static void check_split(void)
 			if (R.pkts[o->src].v.family == 4)
 				FUZZ_ASSERT(o->ip_id == (uint16_t)(R.outs[first].ip_id + ntile), "IPv4 ID of segment %u",
 					    ntile);
-			if (ntile)
-				FUZZ_ASSERT(!(R.outs[last_tile].flags & (TCP_PSH | TCP_FIN)), "PSH/FIN before the last segment");
+			if (ntile) {
+				FUZZ_ASSERT(!(R.outs[last_tile].flags & (TCP_PSH | TCP_FIN | TCP_RST)),
+					    "PSH/FIN/RST before the last segment");
+				FUZZ_ASSERT(!(o->flags & TCP_CWR), "CWR on split segment %u, not the first", ntile);
+				FUZZ_ASSERT(!o->has_ts || !R.outs[last_tile].has_ts || t->ts_wild ||
+						    (int32_t)(o->tsval - R.outs[last_tile].tsval) >= 0,
+					    "TSval %u of split segment %u older than %u before it", o->tsval, ntile,
+					    R.outs[last_tile].tsval);
+			}
 			at += o->plen;
 			last_tile = i;
 			ntile++;
@@ -485,6 +574,16 @@ static void check_split(void)
 		any_after = 1;
 	}
 	FUZZ_ASSERT(first != UINT32_MAX, "split without a segment");
+	if (R.current >= 0) {
+		/* the packet completing the window ends the stream with its FIN: the last piece has it */
+		const struct rec *cur = &R.pkts[R.current];
+		uint32_t c_end = cur->seq + cur->plen - base;
+
+		if (cur->track == R.split.track && (cur->flags & TCP_FIN) && cur->plen &&
+		    (int32_t)(cur->seq - base) >= 0 && c_end <= at)
+			FUZZ_ASSERT(R.outs[last_tile].flags & TCP_FIN, "FIN of packet %lld (stream ..%u) not on the last "
+				    "split segment (ends at %u)", (long long)R.current, c_end, at);
+	}
 	FUZZ_ASSERT(at >= R.split.window, "split segments cover %u bytes of a %u-byte window", at, R.split.window);
 	if (R.split.ncuts)
 		FUZZ_ASSERT(R.outs[first].plen <= R.split.cuts[0], "first segment %u bytes, first cut at %u",
@@ -515,6 +614,17 @@ static void check_other_outs(void)
 			continue;
 		FUZZ_ASSERT(o->original || (int64_t)o->src == R.current || s->plen > payload_limit(s->v.family, s->v.tcp_hl),
 			    "packet %u cut though it was neither split nor larger than the MSS", o->src);
+		if (!o->original) {
+			int at_end = o->seq + o->plen == s->seq + s->plen, at_start = o->seq == s->seq;
+
+			FUZZ_ASSERT((o->flags & (TCP_FIN | TCP_PSH | TCP_RST)) ==
+					    (at_end ? s->flags & (TCP_FIN | TCP_PSH | TCP_RST) : 0),
+				    "FIN/PSH/RST 0x%02x on a piece of packet %u %s its end", o->flags, o->src,
+				    at_end ? "at" : "before");
+			FUZZ_ASSERT((o->flags & TCP_CWR) == (at_start ? s->flags & TCP_CWR : 0),
+				    "CWR 0x%02x on a piece of packet %u %s its start", o->flags, o->src,
+				    at_start ? "at" : "after");
+		}
 		if (o->track < 0)
 			continue;                /* connections not followed share no order */
 		FUZZ_ASSERT((int64_t)o->src >= last_src[o->track], "held packets released out of order (%u after %lld)",
@@ -590,9 +700,29 @@ static void feed(const uint8_t *data, uint32_t size)
 			ti = track_new(key, p.seq);
 		r->track = ti;
 		if (ti >= 0) {
-			R.tracks[ti].last_seen_ms = R.now;
-			if (!(p.flags & TCP_SYN))
+			struct track *t = &R.tracks[ti];
+
+			uint32_t at = ref_timestamps_at(copy, p.ip_header_len, p.tcp_header_len);
+
+			t->last_seen_ms = R.now;
+			t->flags_seen |= p.flags;
+			if (at && !t->ts_seen) {
+				t->ts_seen = 1;
+				t->ts_first = ref_be32(copy + at);
+			} else if (at && ref_be32(copy + at) - t->ts_first + 0x40000000u >= 0x80000000u) {
+				t->ts_wild = 1;
+			}
+			if (!(p.flags & TCP_SYN)) {
 				track_sent(ti, p.seq, copy + p.payload_off, p.payload_len);
+				if (starts_hello(r))
+					t->largest_recent = 0;   /* maybe a new connection (engine.c) */
+				if (p.payload_len && p.payload_len <= payload_limit(p.family, p.tcp_header_len)) {
+					if (p.len > t->largest)
+						t->largest = p.len;
+					if (p.len > t->largest_recent)
+						t->largest_recent = p.len;
+				}
+			}
 		}
 	}
 	if (ti >= 0) {
@@ -668,6 +798,8 @@ static void feed(const uint8_t *data, uint32_t size)
 			t->injected = 0;
 			t->done = engine_stats(R.engine)->failopen_table_full == table_full;
 		}
+		if (engine_stats(R.engine)->failopen_table_full != table_full)
+			t->largest_recent = 0;   /* no flow: its packets so far did not count */
 	}
 	if (r->tcp && (r->flags & TCP_SYN))
 		track_new(key, r->seq + 1);       /* a new connection on this tuple */
@@ -689,6 +821,7 @@ static void forget_idle_tracks(void)
 		if (R.now < t->last_seen_ms || idle >= R.cfg.idle_timeout_s || idle >= 10) {
 			t->injected = 0;
 			t->done = 0;
+			t->largest_recent = 0;
 		}
 	}
 }
@@ -806,6 +939,8 @@ static uint32_t build(uint8_t *out, const struct hflow *f, uint32_t seq, uint32_
 		out[hl + 19] = 1;
 	if (f->tcp_options)
 		memcpy(out + hl + 20, opts[f->tcp_options - 1], opt);
+	if (f->tcp_options == 1 || f->tcp_options == 3)
+		put_be32(out + hl + 24, f->tsval);       /* TSval: the client's clock */
 	if (n)
 		memcpy(out + hl + thl, payload, n);
 	ref_set_checksums(out, total, hl, f->family);
@@ -849,7 +984,7 @@ static void configure(struct input *in)
 				     sizeof(err)) == 0, "spec table: %s", err);
 	if (c5 & 1)
 		R.cfg.ports[80 / 8] |= 1 << (80 % 8);
-	R.cfg.hash_seed = c5 >> 1;
+	R.cfg.hash_key[0] = c5 >> 1;
 	R.engine = engine_create(&R.cfg, on_emit, NULL);
 	FUZZ_ASSERT(R.engine, "engine_create failed");
 	engine_set_logger(R.engine, on_log, NULL);
@@ -894,6 +1029,7 @@ static void configure(struct input *in)
 		f->flow_label = b * 0x1357u & 0xfffff;
 		f->ack = 0x10000000u + b * 1000u;
 		f->ip_id = (uint16_t)(b * 251);
+		f->tsval = f->base ^ 0x9e3779b9u;
 	}
 }
 
@@ -934,6 +1070,10 @@ static void op_packet(struct input *in, uint32_t op)
 		flags |= TCP_SYN;
 	if ((flags_in & 0x24) == 0x24)
 		flags |= TCP_URG;
+	if ((flags_in & 0x0c) == 0x08)
+		flags |= TCP_CWR;
+	if ((flags_in & 0x24) == 0x20)
+		flags |= TCP_ECE;
 	if (!(flags_in & 0x40))
 		flags |= TCP_ACK;
 	if (flags_in & 0x80)
@@ -945,7 +1085,16 @@ static void op_packet(struct input *in, uint32_t op)
 	seq = f->base + (uint32_t)off;
 	if (flags & TCP_SYN)
 		seq = f->base - 1;
+	f->tsval += 1 + (p_len >> 12);
 	len = build(pkt, f, seq, f->ack, flags, payload, n, extra & 1);
+	if (flags & TCP_URG) {                      /* 0, inside the payload or beyond it */
+		uint32_t hl = f->family == 4 ? 20u + (f->ip_options ? 4u : 0u) : 40u;
+
+		put_be16(pkt + hl + 18, (uint16_t)((p_len * 7 + p_off) % (n + 64)));
+		ref_set_checksums(pkt, len, hl, f->family);
+		if (extra & 1)
+			pkt[hl + 17] ^= 0x5a;
+	}
 	for (i = 0; i < pad; i++)
 		pkt[len + i] = (uint8_t)(0xa0 + i);
 	f->ip_id++;

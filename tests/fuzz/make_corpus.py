@@ -228,6 +228,19 @@ def main():
     write("engine", "built-syn-reset",
           blocked + op_packet(0, 2, 0, 100, 0) + op_packet(0, 0, 0, 0, 0x10) + op_packet(0, 0, 0, 1, flags_psh) +
           op_packet(0, 0, 0, 10, 0x0c))
+    # flows with the timestamps option (TSval counting up per packet)
+    stamped = engine_header(flows=[1 << 6, 0, 0, 0])
+    # held [0,100) and [200,517), then [0,517) with FIN|PSH: FIN|PSH on the last
+    # piece, timestamps never going back
+    write("engine", "built-retransmit-covering-held",
+          stamped + op_packet(0, 3, 64, 100, 0) + op_packet(0, 3, 264, 317, 0) + op_packet(0, 3, 64, 517, 0x03))
+    # re-splits with CWR|ECE|PSH, then URG|RST|PSH (urgent byte inside the hello)
+    write("engine", "built-flags-resplit",
+          engine_header(c4=6, flows=[1 << 6, 0, 0, 0]) + op_packet(0, 3, 64, 517, flags_psh) +
+          op_packet(0, 3, 64, 517, 0x29) + op_packet(0, 3, 64, 517, 0x2d))
+    # a segment of 300 bytes, then a GSO packet of 3000: pieces of at most 300
+    write("engine", "built-largest-segment",
+          stamped + op_packet(0, 3, 64, 300, 0) + op_packet(0, 3, 364, 3000, flags_psh))
     chromium = hellos.get("chromium-v4")
     if chromium:
         write("engine", "built-chromium-blob",

@@ -127,4 +127,24 @@ static inline void ref_parse(struct ref_view *v, const uint8_t *d, size_t size)
 	v->result = PACKET_TCP;
 }
 
+/* Offset in d of the TSval, TSecr bytes of a TCP timestamps option (kind 8,
+ * length 10) among the options of the TCP header at hl, or 0 for none. */
+static inline uint32_t ref_timestamps_at(const uint8_t *d, uint32_t hl, uint32_t tcp_hl)
+{
+	uint32_t i = hl + 20, end = hl + tcp_hl;
+
+	while (i < end && d[i] != 0) {
+		if (d[i] == 1) {
+			i++;
+			continue;
+		}
+		if (i + 1 >= end || d[i + 1] < 2 || d[i + 1] > end - i)
+			return 0;
+		if (d[i] == 8 && d[i + 1] == 10)
+			return i + 2;
+		i += d[i + 1];
+	}
+	return 0;
+}
+
 #endif

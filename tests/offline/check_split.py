@@ -19,11 +19,16 @@ How it works
      that plan.  Emitted segments are checked field by field against the
      original packet that carried their bytes (first copy wins): seq = base
      + offset, payload, ack, window, options, urgent pointer, TTL/hop limit,
-     TOS/traffic class, DF/fragment field, flow label, link header; PSH/FIN
-     only on the last segment; IPv4 ID = original ID + i; IPv4 and TCP
-     checksums (computed here); size <= the original and <= --mss; cut
-     exactly at the positions and the originals' boundaries (plus MSS
-     pieces); timestamps = the moment of emission.
+     TOS/traffic class, DF/fragment field, flow label, link header; the
+     FIN/PSH/RST of the emitted packets only on the last segment, their CWR
+     only on the first, URG only on the segment holding the urgent byte
+     (pointer rebased); TCP timestamps option: the newest TSval among the
+     packets whose bytes a split emits, on every segment of it; IPv4 ID =
+     original ID + i; IPv4 and TCP checksums (computed here); size <= the
+     original, <= --mss and <= the flow's largest packet within the MSS
+     (after MSS clamping or on a PPPoE path it is all that is known to fit);
+     cut exactly at the positions and the originals' boundaries (plus MSS
+     pieces); pcap timestamps = the moment of emission.
   3. Model-free checks: each connection's client stream reassembled (first
      copy wins) from the output equals the one from the input, byte for byte
      and range for range (invariant 1); no output packet of a split flow
@@ -49,7 +54,7 @@ import struct
 import subprocess
 import sys
 
-FIN, SYN, RST, PSH, ACK, URG = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20
+FIN, SYN, RST, PSH, ACK, URG, ECE, CWR = 0x01, 0x02, 0x04, 0x08, 0x10, 0x20, 0x40, 0x80
 MOD = 1 << 32
 HALF = 1 << 31
 PACKET_CAP = 20          # DESIGN: payload packets after which a split flow is done
@@ -276,6 +281,33 @@ def be16(b, o):
     return b[o] << 8 | b[o + 1]
 
 
+def be32(b, o):
+    return b[o] << 24 | b[o + 1] << 16 | b[o + 2] << 8 | b[o + 3]
+
+
+def ts_option_at(p):
+    """Offset in p.ip of the TSval, TSecr bytes of the timestamps option (RFC 7323), or None."""
+    i, end = p.hl + 20, p.hl + p.thl
+    while i < end:
+        kind = p.ip[i]
+        if kind == 0:
+            return None
+        if kind == 1:
+            i += 1
+            continue
+        if i + 2 > end or p.ip[i + 1] < 2 or i + p.ip[i + 1] > end:
+            return None
+        if kind == 8 and p.ip[i + 1] == 10:
+            return i + 2
+        i += p.ip[i + 1]
+    return None
+
+
+def ts_option(p):
+    at = ts_option_at(p)
+    return None if at is None else bytes(p.ip[at:at + 8])
+
+
 def tls_inspect(buf, mode):
     """Own ClientHello inspector.  Returns ("need", lower_bound_of_window),
     ("not_tls", why) or ("done", window_len, sni_off, sni_len, sni_bytes);
@@ -491,18 +523,20 @@ class Flow:
         self.sni = b""
         self.events = []        # slot ids
         self.done_reason = None
+        self.largest = 0        # IP length of the largest payload packet within the MSS
 
 
 class Slot:
     """One step of the expected output."""
     __slots__ = ("sid", "kind", "bucket", "ts", "pkt", "flow", "views", "start", "end", "owner_views", "why",
-                 "outs")
+                 "outs", "largest")
 
     def __init__(self, kind, bucket, ts, **kw):
         self.kind, self.bucket, self.ts = kind, bucket, ts
         self.pkt = self.flow = self.views = self.owner_views = self.why = None
         self.start = self.end = 0
         self.outs = []
+        self.largest = kw["flow"].largest if kw.get("flow") else 0
         for k, v in kw.items():
             setattr(self, k, v)
 
@@ -526,6 +560,14 @@ class Model:
         mss = self.o.mss or (1460 if pkt.fam == 4 else 1440)
         opt = pkt.thl - 20
         return mss - opt if mss > opt + 1 else 1
+
+    def piece_limit(self, pkt, largest):
+        """Largest piece cut from pkt's bytes: the MSS, and no longer than the
+        flow's largest original within the MSS (largest: its IP length, 0 for none)."""
+        lim, headers = self.limit(pkt), pkt.hl + pkt.thl
+        if largest and largest < headers + lim:
+            lim = largest - headers if largest > headers else 1
+        return lim
 
     def add(self, kind, bucket, ts, **kw):
         if self.o.observe and kind != "pass":
@@ -646,7 +688,7 @@ class Model:
         if off >= HALF or off >= f.window:
             return "pass"
         end = off + len(p.payload)
-        if not any(off < c < end for c in f.cuts) and len(p.payload) <= self.limit(p):
+        if not any(off < c < end for c in f.cuts) and len(p.payload) <= self.piece_limit(p, f.largest):
             return "pass"
         self.stats["resplit_retransmits"] += 1
         self.add("resplit", f.bucket, self.clock, flow=f, pkt=p, start=off, end=end)
@@ -705,6 +747,8 @@ class Model:
         verdict = "pass"
         if p.payload:
             f.packets += 1
+            if len(p.ip) > f.largest and len(p.payload) <= self.limit(p):
+                f.largest = len(p.ip)
             if f.state in ("new", "collecting"):
                 verdict = self.collecting_packet(f, p)
             elif f.state == "injected":
@@ -915,7 +959,7 @@ class Checker:
     def emit_original(self, s, v, lst, cur):
         """A held packet given back unchanged (a GSO one cut to the MSS)."""
         p = v.pkt
-        if len(p.payload) <= self.model.limit(p):
+        if len(p.payload) <= self.model.piece_limit(p, s.largest):
             q = self.take(s, lst, cur, "held input #%d released unchanged" % p.idx)
             link = p.frame[:p.link]
             if q.frame != p.frame and q.frame != link + p.ip:
@@ -1009,7 +1053,7 @@ class Checker:
             pieces.append(cur_piece)
         for piece in pieces:
             v = piece[0][1]
-            lim = self.model.limit(v.pkt)
+            lim = self.model.piece_limit(v.pkt, s.largest)
             total = sum(b - a for _, _, a, b in piece)
             need = -(-total // lim)
             if len(piece) != need:
@@ -1021,17 +1065,38 @@ class Checker:
         # first segment of a split: exactly the first position long
         if s.kind == "split" and segs:
             q, v, a, b = segs[0]
-            want = min([c for c in cuts if c > 0] + [v.end, self.model.limit(v.pkt)])
+            want = min([c for c in cuts if c > 0] + [v.end, self.model.piece_limit(v.pkt, s.largest)])
             if b - a != want:
                 raise CheckError("%s: first segment is %d bytes, expected %d (first cut %s, first original "
                                  "carries %d)" % (what, b - a, want, cuts[0] if cuts else "-", v.end))
-        # every field
+        # every field; the flags and timestamps of the packets whose bytes go out
+        inside = [v for v in views if v.off <= end]
+        end_flags = first_flags = 0
+        for v in inside:
+            end_flags |= v.pkt.flags & (FIN | PSH | RST)
+            first_flags |= v.pkt.flags & CWR
+        newest = None
+        for v in inside:
+            t = ts_option(v.pkt)
+            if t is not None and (newest is None or 0 < (be32(t, 0) - be32(newest, 0)) % MOD < HALF):
+                newest = t
         first_id = None
         for i, (q, v, a, b) in enumerate(segs):
             o_ = v.pkt
-            last = i == len(segs) - 1
+            flags = o_.flags & ~(FIN | PSH | RST | CWR | URG) & 0xff
+            if b == end:
+                flags |= end_flags
+            if a == start:
+                flags |= first_flags
+            urgent = None
+            if o_.flags & URG:
+                urp, u = be16(o_.ip, o_.hl + 18), v.off + be16(o_.ip, o_.hl + 18) - 1
+                urgent = 0
+                if urp and a <= u and (u < b or b == v.end):
+                    urgent = u + 1 - a
+                    flags |= URG
             self.check_ts(s, q)
-            self.check_fields(what, q, o_, base + a, last)
+            self.check_fields(what, q, o_, base + a, flags, urgent, newest)
             if o_.fam == 4:
                 idq = be16(q.ip, 4)
                 if first_id is None:
@@ -1043,14 +1108,16 @@ class Checker:
             if len(q.payload) > len(o_.payload):
                 raise CheckError("%s: out#%d (%d bytes) is larger than the original that carried them (%d)" % (
                     what, q.idx, len(q.payload), len(o_.payload)))
-            if len(q.payload) > self.model.limit(o_):
-                raise CheckError("%s: out#%d payload %d bytes is over the MSS (%d)" % (
-                    what, q.idx, len(q.payload), self.model.limit(o_)))
+            if len(q.payload) > self.model.piece_limit(o_, s.largest):
+                raise CheckError("%s: out#%d payload %d bytes is over the MSS or the flow's largest packet (%d)"
+                                 % (what, q.idx, len(q.payload), self.model.piece_limit(o_, s.largest)))
         if count:
             self.seg_count += len(segs)
         return cur + len(segs)
 
-    def check_fields(self, what, q, o_, seq, last):
+    def check_fields(self, what, q, o_, seq, want, urgent, timestamps):
+        """want: the flags; urgent: the urgent pointer (None: the original's);
+        timestamps: the 8 bytes of the timestamps option (None: the original's)."""
         e = []
         qi, oi = q.ip, o_.ip
         if q.frame[:q.link] != o_.frame[:o_.link]:
@@ -1080,14 +1147,18 @@ class Checker:
                 e.append("ack number")
             if qi[h + 12] != oi[h + 12]:
                 e.append("data offset/reserved bits")
-            want = o_.flags if last else o_.flags & ~(PSH | FIN)
             if q.flags != want:
-                e.append("flags 0x%02x, expected 0x%02x (PSH/FIN only on the last segment)" % (q.flags, want))
+                e.append("flags 0x%02x, expected 0x%02x (PSH/FIN only on the last segment, CWR on the first, "
+                         "URG where the urgent byte is)" % (q.flags, want))
             if qi[h + 14:h + 16] != oi[h + 14:h + 16]:
                 e.append("TCP window")
-            if qi[h + 18:h + 20] != oi[h + 18:h + 20]:
+            if (qi[h + 18:h + 20] != oi[h + 18:h + 20]) if urgent is None else be16(qi, h + 18) != urgent:
                 e.append("urgent pointer")
-            if qi[h + 20:h + q.thl] != oi[h + 20:h + o_.thl]:
+            options = bytearray(oi[h + 20:h + o_.thl])
+            at = ts_option_at(o_)
+            if timestamps is not None and at is not None:
+                options[at - h - 20:at - h - 12] = timestamps
+            if qi[h + 20:h + q.thl] != options:
                 e.append("TCP options")
         ok4, okt = checksums_ok(qi)
         if not ok4:

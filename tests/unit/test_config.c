@@ -74,6 +74,50 @@ static void defaults_and_values(void)
 	CHECK_EQ(parse(&c, "--version"), CONFIG_EXIT_OK);
 }
 
+/* Counts are decimal whatever they start with; marks also take 0x hex. The
+ * value checked is the value used. */
+static void numbers_are_decimal(void)
+{
+	struct config c;
+
+	CHECK_EQ(parse(&c, "--split-chunk 010"), CONFIG_RUN);
+	CHECK_EQ(c.engine.positions.count, 1);
+	CHECK_EQ(c.engine.positions.pos[0].delta, 10);
+	CHECK_EQ(parse(&c, "--split-chunk 00000005"), CONFIG_RUN);     /* 8 digits, the same 5 */
+	CHECK_EQ(c.engine.positions.pos[0].delta, 5);
+	CHECK_EQ(parse(&c, "--collect-timeout 010 --max-held-pkts 09"), CONFIG_RUN);
+	CHECK_EQ(c.engine.collect_timeout_ms, 10);
+	CHECK_EQ(c.engine.max_held_pkts, 9);
+	CHECK_EQ(parse(&c, "--split-chunk 0x10"), CONFIG_USAGE);
+	CHECK_EQ(parse(&c, "--collect-timeout 0x10"), CONFIG_USAGE);
+	CHECK_EQ(parse(&c, "--max-held-bytes 0x100000"), CONFIG_USAGE);
+	CHECK_EQ(parse(&c, "--max-flows +100"), CONFIG_USAGE);
+	if (PLATFORM_THIS != PLATFORM_LINUX)
+		return;
+	CHECK_EQ(parse(&c, "--fwmark 0x10 --done-mark 0X20"), CONFIG_RUN);
+	CHECK_EQ(c.fwmark, 0x10);
+	CHECK_EQ(c.done_mark, 0x20);
+	CHECK_EQ(parse(&c, "--fwmark 010"), CONFIG_RUN);
+	CHECK_EQ(c.fwmark, 10);
+	CHECK_EQ(parse(&c, "--fwmark 0x"), CONFIG_USAGE);
+	CHECK_EQ(parse(&c, "--fwmark 0x0x10"), CONFIG_USAGE);
+	CHECK_EQ(parse(&c, "--fwmark 0x1g"), CONFIG_USAGE);
+	CHECK_EQ(parse(&c, "--fwmark 0x100000000"), CONFIG_USAGE);
+	CHECK(strstr(errbuf, "--fwmark: '0x100000000' is not a mark in 0x1..0xffffffff") != NULL);
+}
+
+/* Every start draws a new secret key for the flow table's hash. */
+static void flow_hash_key_is_random(void)
+{
+	struct config c1, c2;
+
+	CHECK_EQ(parse(&c1, ""), CONFIG_RUN);
+	CHECK_EQ(parse(&c2, "--max-flows 1000"), CONFIG_RUN);
+	CHECK(c1.engine.hash_key[0] || c1.engine.hash_key[1]);
+	CHECK(c1.engine.hash_key[0] != c2.engine.hash_key[0] || c1.engine.hash_key[1] != c2.engine.hash_key[1]);
+	CHECK_EQ(errbuf[0], 0);
+}
+
 /* One bad command line: usage error, one line naming the problem. */
 static void error_case(const char *args, const char *message)
 {
@@ -99,6 +143,7 @@ static void errors(void)
 		{"--max-flows -1", "--max-flows"},
 		{"--split-at 5,x", "bad position 'x'"},
 		{"--split-chunk 0", "1..1048576"},
+		{"--split-chunk 0x10", "'0x10' is not a number in 1..1048576"},
 		{"--split-chunk 5 --split-at 7", "use one"},
 		{"--split-mode fast", "tls-hello, immediate"},
 		{"--tls-complete all", "record, handshake"},
@@ -180,6 +225,8 @@ static void help_lists_this_platform(void)
 void test_config(void)
 {
 	defaults_and_values();
+	numbers_are_decimal();
+	flow_hash_key_is_random();
 	errors();
 	config_file();
 	help_lists_this_platform();

@@ -31,7 +31,11 @@ static void capture(void *ctx, const uint8_t *pkt, uint32_t len, const void *met
 	nout++;
 }
 
-/* A client packet: family 4 or 6, port 40000+flow, timestamps option. */
+/* TSval of the packets mk builds, and whether they have TCP options at all. */
+static uint32_t mk_tsval = 1;
+static int mk_no_options;
+
+/* A client packet: family 4 or 6, port 40000+flow, timestamps option (TSval mk_tsval). */
 static uint32_t mk(uint8_t *buf, int family, int flow, uint32_t seq, uint32_t ack, uint8_t flags,
 		   const uint8_t *payload, uint32_t n, uint16_t id)
 {
@@ -61,10 +65,15 @@ static uint32_t mk(uint8_t *buf, int family, int flow, uint32_t seq, uint32_t ac
 	put_be16(tmpl + hl, (uint16_t)(40000 + flow % 200));
 	put_be16(tmpl + hl + 2, 443);
 	put_be32(tmpl + hl + 8, ack);
-	tmpl[hl + 12] = 8 << 4;
+	tmpl[hl + 12] = mk_no_options ? 5 << 4 : 8 << 4;
 	put_be16(tmpl + hl + 14, 501);
 	memcpy(tmpl + hl + 20, "\x01\x01\x08\x0a\0\0\0\x01\0\0\0\x02", 12);
-	packet_parse(&t, tmpl, hl + 32);
+	put_be32(tmpl + hl + 24, mk_tsval);
+	if (family == 4)
+		tmpl[3] = (uint8_t)(mk_no_options ? 40 : 52);
+	else
+		tmpl[5] = (uint8_t)(mk_no_options ? 20 : 32);
+	packet_parse(&t, tmpl, hl + (mk_no_options ? 20 : 32));
 	return packet_build_segment(buf, 2048, &t, seq, payload, n, flags, id);
 }
 
@@ -618,8 +627,207 @@ static void host_lists(void)
 	hostlist_free(&exc);
 }
 
+static struct packet parsed(int i)
+{
+	struct packet p;
+
+	packet_parse(&p, out[i].data, out[i].len);
+	return p;
+}
+
+/* Piece i carries the TSval of its timestamps option (IPv4, as mk builds it). */
+static uint32_t tsval_of(int i)
+{
+	return get_be32(out[i].data + 20 + 24);
+}
+
+/* A consistent ClientHello record of n bytes (n >= 56): no SNI, one padding extension. */
+static void big_hello(uint8_t *rec, uint32_t n)
+{
+	memset(rec, 0, n);
+	memcpy(rec, "\x16\x03\x01", 3);
+	put_be16(rec + 3, (uint16_t)(n - 5));
+	rec[5] = 1;
+	rec[7] = (uint8_t)((n - 9) >> 8);
+	rec[8] = (uint8_t)(n - 9);
+	memcpy(rec + 9, "\x03\x03", 2);
+	memcpy(rec + 5 + 4 + 34, "\x00\x00\x02\x13\x01\x01\x00", 7);
+	put_be16(rec + 50, (uint16_t)(n - 52));
+	put_be16(rec + 52, 0x0015);
+	put_be16(rec + 54, (uint16_t)(n - 56));
+}
+
+/* Held [0,100) and [200,517), then [0,517) with FIN|PSH (a retransmission
+ * covering them, newer timestamps): four pieces, FIN|PSH on the last only
+ * (where the stream ends), and no TSval older than the one before it. */
+static void retransmission_covering_held_pieces(void)
+{
+	struct engine_config cfg;
+	struct engine *e;
+	uint8_t a[2048], b[2048], c[2048];
+	uint32_t na, nb, nc;
+	int i;
+
+	engine_config_defaults(&cfg);
+	e = make(&cfg);
+	mk_tsval = 100;
+	na = mk(a, 4, 900, 1000, 7, TCP_ACK, hello_blocked, 100, 1);
+	nb = mk(b, 4, 900, 1200, 7, TCP_ACK, hello_blocked + 200, sizeof(hello_blocked) - 200, 2);
+	mk_tsval = 160;
+	nc = mk(c, 4, 900, 1000, 7, TCP_ACK | TCP_PSH | TCP_FIN, hello_blocked, sizeof(hello_blocked), 3);
+	mk_tsval = 1;
+	CHECK_EQ(feed(e, a, na, 1, 0), ENGINE_STOLEN);
+	CHECK_EQ(feed(e, b, nb, 2, 1), ENGINE_STOLEN);
+	CHECK_EQ(feed(e, c, nc, 3, 2), ENGINE_STOLEN);
+	CHECK_EQ(nout, 4);
+	CHECK_EQ(check_split(0, 4, 1000, 0, hello_blocked, sizeof(hello_blocked), 5), 0);
+	CHECK_EQ(payload_len_of(2), 100);                  /* [100,200) from the retransmission */
+	CHECK_EQ(out[3].meta, 2);
+	for (i = 0; i < 3; i++)
+		CHECK_EQ(parsed(i).flags, TCP_ACK);
+	CHECK_EQ(parsed(3).flags, TCP_ACK | TCP_PSH | TCP_FIN);
+	for (i = 0; i < 4; i++)
+		CHECK_EQ(tsval_of(i), 160);
+	engine_destroy(e);
+}
+
+/* RST, CWR, ECE and URG each go where they belong when a packet is cut. */
+static void flags_on_pieces(void)
+{
+	struct engine_config cfg;
+	struct engine *e;
+	uint8_t p[2048], q[2048];
+	uint32_t n, m, i;
+	char err[100];
+	const uint32_t o = HELLO_BLOCKED_SNI_OFF;
+	static const uint8_t all = TCP_ACK | TCP_PSH | TCP_RST | TCP_CWR | TCP_ECE | TCP_URG;
+
+	engine_config_defaults(&cfg);
+	split_spec_parse(&cfg.positions, "1,sni,midsld,sniend", err, sizeof(err));
+	e = make(&cfg);
+	n = mk(p, 4, 910, 7, 9, TCP_ACK | TCP_PSH, hello_blocked, sizeof(hello_blocked), 1);
+	CHECK_EQ(feed(e, p, n, 1, 0), ENGINE_STOLEN);
+	CHECK_EQ(nout, 5);
+	/* the retransmission with every flag; urgent data up to byte o + 2 ("www") */
+	n = mk(p, 4, 910, 7, 9, all, hello_blocked, sizeof(hello_blocked), 2);
+	put_be16(p + 20 + 18, (uint16_t)(o + 3));
+	packet_set_checksums(p, n);
+	CHECK_EQ(feed(e, p, n, 1, 1), ENGINE_STOLEN | ENGINE_DONE);
+	CHECK_EQ(nout, 10);
+	CHECK_EQ(check_split(5, 10, 7, 0, hello_blocked, sizeof(hello_blocked), 1), 0);
+	CHECK_EQ(parsed(5).flags, TCP_ACK | TCP_CWR | TCP_ECE);
+	CHECK_EQ(parsed(6).flags, TCP_ACK | TCP_ECE);
+	CHECK_EQ(parsed(7).flags, TCP_ACK | TCP_ECE | TCP_URG);     /* [o, o+7): "www.blo" */
+	CHECK_EQ(parsed(8).flags, TCP_ACK | TCP_ECE);
+	CHECK_EQ(parsed(9).flags, TCP_ACK | TCP_ECE | TCP_PSH | TCP_RST);
+	for (i = 5; i < 10; i++) {
+		struct packet x = parsed((int)i);
+
+		CHECK_EQ(packet_urgent_pointer(&x), i == 7 ? 3 : 0);
+	}
+	/* an urgent pointer beyond the packet: on its last piece, rebased */
+	n = mk(p, 4, 911, 7, 9, TCP_ACK | TCP_PSH, hello_blocked, sizeof(hello_blocked), 1);
+	CHECK_EQ(feed(e, p, n, 1, 2), ENGINE_STOLEN);
+	n = mk(p, 4, 911, 7, 9, TCP_ACK | TCP_URG, hello_blocked, sizeof(hello_blocked), 2);
+	put_be16(p + 20 + 18, (uint16_t)(sizeof(hello_blocked) + 10));
+	packet_set_checksums(p, n);
+	nout = 0;
+	CHECK_EQ(feed(e, p, n, 1, 3), ENGINE_STOLEN);
+	CHECK_EQ(nout, 5);
+	for (i = 0; i < 5; i++) {
+		struct packet x = parsed((int)i);
+
+		CHECK_EQ(x.flags & TCP_URG, i == 4 ? TCP_URG : 0);
+		CHECK_EQ(packet_urgent_pointer(&x), i == 4 ? sizeof(hello_blocked) + 10 - (x.seq - 7) : 0);
+	}
+	/* a split: CWR of any packet on the first piece only, ECE where it was */
+	n = mk(p, 4, 912, 100, 1, TCP_ACK, hello_blocked, 300, 10);
+	m = mk(q, 4, 912, 400, 1, TCP_ACK | TCP_PSH | TCP_CWR | TCP_ECE, hello_blocked + 300,
+	       sizeof(hello_blocked) - 300, 11);
+	nout = 0;
+	CHECK_EQ(feed(e, p, n, 1, 4), ENGINE_STOLEN);
+	CHECK_EQ(feed(e, q, m, 2, 5), ENGINE_STOLEN);
+	CHECK_EQ(check_split(0, nout, 100, 0, hello_blocked, sizeof(hello_blocked), 1), 0);
+	CHECK_EQ(parsed(0).flags, TCP_ACK | TCP_CWR);
+	for (i = 1; i + 1 < (uint32_t)nout; i++)
+		CHECK_EQ(parsed((int)i).flags & (TCP_CWR | TCP_PSH), 0);
+	CHECK_EQ(parsed(nout - 1).flags, TCP_ACK | TCP_PSH | TCP_ECE);
+	engine_destroy(e);
+}
+
+/* Pieces no larger than the flow's largest original segment. */
+static void pieces_fit_the_segments(void)
+{
+	struct engine_config cfg;
+	struct engine *e;
+	static uint8_t hello[2700];        /* a hello of 1900 bytes, then other data */
+	uint8_t p[2048];
+	uint32_t n;
+	int i, over;
+
+	for (i = 1900; i < (int)sizeof(hello); i++)
+		hello[i] = (uint8_t)i;
+	big_hello(hello, 1900);
+	engine_config_defaults(&cfg);
+	/* PPPoE (MTU 1492) without TCP options: segments of 1452 bytes; a GSO
+	 * retransmission of the whole hello is cut at 1452, not 1460 */
+	mk_no_options = 1;
+	e = make(&cfg);
+	n = mk(p, 4, 920, 1, 1, TCP_ACK, hello, 1452, 1);
+	CHECK_EQ(feed(e, p, n, 1, 0), ENGINE_STOLEN);
+	n = mk(p, 4, 920, 1453, 1, TCP_ACK | TCP_PSH, hello + 1452, 1900 - 1452, 2);
+	CHECK_EQ(feed(e, p, n, 2, 1), ENGINE_STOLEN);
+	CHECK_EQ(nout, 3);
+	nout = 0;
+	n = mk(p, 4, 920, 1, 1, TCP_ACK | TCP_PSH, hello, 1900, 3);
+	CHECK_EQ(feed(e, p, n, 3, 2), ENGINE_STOLEN);
+	CHECK_EQ(check_split(0, nout, 1, 0, hello, 1900, 5), 0);
+	for (i = over = 0; i < nout; i++)
+		over += payload_len_of(i) > 1452;
+	CHECK_EQ(over, 0);
+	CHECK_EQ(nout, 3);
+	mk_no_options = 0;
+	engine_destroy(e);
+
+	/* a hello in two segments of 1200 and 700: no piece over 1200, neither
+	 * of a GSO retransmission nor of a held GSO packet */
+	e = make(&cfg);
+	n = mk(p, 4, 921, 1, 1, TCP_ACK, hello, 1200, 1);
+	CHECK_EQ(feed(e, p, n, 1, 0), ENGINE_STOLEN);
+	n = mk(p, 4, 921, 1201, 1, TCP_ACK | TCP_PSH, hello + 1200, 700, 2);
+	CHECK_EQ(feed(e, p, n, 2, 1), ENGINE_STOLEN);
+	n = mk(p, 4, 921, 1, 1, TCP_ACK | TCP_PSH, hello, 1900, 3);
+	CHECK_EQ(feed(e, p, n, 3, 2), ENGINE_STOLEN);
+	CHECK_EQ(check_split(3, nout, 1, 0, hello, 1900, 5), 0);
+	for (i = over = 0; i < nout; i++)
+		over += payload_len_of(i) > 1200;
+	CHECK_EQ(over, 0);
+	nout = 0;
+	n = mk(p, 4, 922, 1, 1, TCP_ACK, hello, 1200, 1);
+	CHECK_EQ(feed(e, p, n, 1, 3), ENGINE_STOLEN);
+	n = mk(p, 4, 922, 1201, 1, TCP_ACK | TCP_PSH, hello + 1200, 1500, 2);
+	CHECK_EQ(feed(e, p, n, 2, 4), ENGINE_STOLEN);
+	CHECK_EQ(check_split(0, nout, 1, 0, hello, 2700, 5), 0);
+	for (i = over = 0; i < nout; i++)
+		over += payload_len_of(i) > 1200;
+	CHECK_EQ(over, 0);
+	CHECK_EQ(nout, 4);
+	engine_destroy(e);
+	/* when only a GSO packet was seen: the MSS, as before */
+	e = make(&cfg);
+	n = mk(p, 4, 923, 1, 1, TCP_ACK | TCP_PSH, hello, 1900, 1);
+	CHECK_EQ(feed(e, p, n, 1, 0), ENGINE_STOLEN);
+	CHECK_EQ(check_split(0, nout, 1, 0, hello, 1900, 5), 0);
+	CHECK_EQ(nout, 3);
+	CHECK_EQ(payload_len_of(1), 1448);
+	engine_destroy(e);
+}
+
 void test_engine(void)
 {
+	retransmission_covering_held_pieces();
+	flags_on_pieces();
+	pieces_fit_the_segments();
 	host_lists();
 	single_packet_hello(4);
 	single_packet_hello(6);
