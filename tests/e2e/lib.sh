@@ -91,6 +91,10 @@
 #   capture_retransmitted FILE [PORT]   print the client->server payload bytes of
 #                                       FILE (to PORT, default 443) sent more than
 #                                       once (tshark's retransmission analysis)
+#   tcp_retransmits NS                  print the TCP segments NS's own stack has
+#                                       retransmitted so far (RetransSegs): a
+#                                       packet lost before any capture point
+#                                       shows here, not in a capture
 #   (check captures with hello_layout.py -- one stream in detail -- or
 #   hello_segments.py -- asserts the hello segments of every stream)
 # hellosplit (the daemon under test; binary $HELLOSPLIT, default build/hellosplit)
@@ -1041,6 +1045,11 @@ capture_retransmitted() {
     local file=$1 port=${2:-443}
     tshark -n -r "$file" -Y "tcp.dstport == $port && tcp.len > 0 && (tcp.analysis.retransmission || tcp.analysis.fast_retransmission || tcp.analysis.spurious_retransmission)" \
         -T fields -e tcp.len 2>/dev/null | awk '{ n += $1 } END { print n + 0 }'
+}
+
+tcp_retransmits() {
+    nsx "$1" awk '$1 == "Tcp:" { if (!col) { for (i = 2; i <= NF; i++) if ($i == "RetransSegs") col = i; next }
+        print $col; exit }' /proc/net/snmp
 }
 
 # capture_stop [FILE] -- SIGINT makes tcpdump flush and close the file; we

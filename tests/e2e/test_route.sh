@@ -12,8 +12,8 @@
 # loads (the topology works); with hellosplit the blocked name loads with
 # curl v4+v6 (router: also gnutls, Python and a ~1.8 KB hello, v4+v6) and
 # the allowed one too, each fetch within FETCH_MAX_MS; the server capture
-# shows every hello cut, no client byte sent twice (no piece lost and
-# retransmitted), and the addresses the server saw; the daemon logged no
+# shows every hello cut, no client byte sent twice and the client's stack
+# retransmitted nothing (no piece lost), and the addresses the server saw; the daemon logged no
 # injection error.  A piece routed by destination only finds no route here:
 # before the fix every flow stalled.
 # Needs root.  Last line "e2e: N passed, N failed"; exit non-zero on failure.
@@ -69,12 +69,13 @@ capture_sources() {
         tr -s '\t' '\n' | sed '/^$/d' | LC_ALL=C sort -u | tr '\n' ' ' | sed 's/ $//'
 }
 
-# after_checks LABEL PCAP STREAMS WANT_SRC
+# after_checks LABEL PCAP STREAMS WANT_SRC RETRANS0
 after_checks() {
-    local label=$1 pcap=$2 streams=$3 want_src=$4
+    local label=$1 pcap=$2 streams=$3 want_src=$4 retrans0=$5
     check_segments "$label: every hello cut at 5, checksums valid" "$pcap" --first 5 --checksums \
         --streams "$streams"
     expect_eq "$label: client bytes the server saw twice (retransmitted)" 0 "$(capture_retransmitted "$pcap")"
+    expect_eq "$label: segments the client retransmitted" 0 $(($(tcp_retransmits "$E2E_NS_CLI") - retrans0))
     expect_eq "$label: source addresses the server saw" "$want_src" "$(capture_sources "$pcap")"
     hs_stop TERM
     expect_eq "$label: exit status after SIGTERM" 0 "$HS_RC"
@@ -101,6 +102,7 @@ for masq in 0 1; do
     hs_start "$E2E_NS_GW" || e2e_die "hellosplit did not start on gw"
     pcap="$T/$topo.pcap"
     capture_start "$E2E_NS_SRV" eth0 "$pcap" tcp port 443
+    retrans0=$(tcp_retransmits "$E2E_NS_CLI")
     for fam in 4 6; do
         timed "$L, hellosplit: curl     $B v$fam loads" fetch_curl "$B" "$fam"
         timed "$L, hellosplit: gnutls   $B v$fam loads" fetch_gnutls "$B" "$fam"
@@ -109,7 +111,7 @@ for masq in 0 1; do
         timed "$L, hellosplit: curl     $A v$fam loads" fetch_curl "$A" "$fam"
     done
     capture_stop "$pcap"
-    after_checks "$L" "$pcap" 10 "$want_src"
+    after_checks "$L" "$pcap" 10 "$want_src" "$retrans0"
     topo_down
 done
 
@@ -128,12 +130,13 @@ section "$L: with hellosplit on cli"
 hs_start "$E2E_NS_CLI" || e2e_die "hellosplit did not start on cli"
 pcap="$T/desktop.pcap"
 capture_start "$E2E_NS_SRV" eth0 "$pcap" tcp port 443
+retrans0=$(tcp_retransmits "$E2E_NS_CLI")
 for fam in 4 6; do
     timed "$L, hellosplit: curl $B v$fam loads" fetch_curl "$B" "$fam"
     timed "$L, hellosplit: curl $A v$fam loads" fetch_curl "$A" "$fam"
 done
 capture_stop "$pcap"
-after_checks "$L" "$pcap" 4 "$E2E_CLI4 $E2E_CLI6"
+after_checks "$L" "$pcap" 4 "$E2E_CLI4 $E2E_CLI6" "$retrans0"
 topo_down
 
 e2e_summary
