@@ -95,6 +95,11 @@
 #                                       retransmitted so far (RetransSegs): a
 #                                       packet lost before any capture point
 #                                       shows here, not in a capture
+#   tcp_no_loss_probes NS               no tail loss probes in NS (tcp_early_retrans
+#                                       0): a hello of two segments otherwise gets
+#                                       its last one re-sent after 2 RTTs (a few ms
+#                                       on veths) whenever the queue is slow, and
+#                                       RetransSegs could not tell that from a loss
 #   (check captures with hello_layout.py -- one stream in detail -- or
 #   hello_segments.py -- asserts the hello segments of every stream)
 # hellosplit (the daemon under test; binary $HELLOSPLIT, default build/hellosplit)
@@ -1050,6 +1055,10 @@ capture_retransmitted() {
 tcp_retransmits() {
     nsx "$1" awk '$1 == "Tcp:" { if (!col) { for (i = 2; i <= NF; i++) if ($i == "RetransSegs") col = i; next }
         print $col; exit }' /proc/net/snmp
+}
+
+tcp_no_loss_probes() {
+    nsx "$1" sysctl -qw net.ipv4.tcp_early_retrans=0 >/dev/null || e2e_die "sysctl tcp_early_retrans in $1 failed"
 }
 
 # capture_stop [FILE] -- SIGINT makes tcpdump flush and close the file; we

@@ -31,21 +31,28 @@ hs_require
 B=$E2E_BLOCKED
 A=${E2E_ALLOWED[0]}
 T=$(e2e_tmpdir)
-FETCH_MAX_MS=${FETCH_MAX_MS:-900}   # below the 1 s initial RTO: no hello retransmission fits
+FETCH_MAX_MS=${FETCH_MAX_MS:-900}   # wall time of a client program: below the 1 s initial RTO
+LOAD_MAX_MS=${LOAD_MAX_MS:-150}     # one tls_load fetch: below the 200 ms minimum RTO
 
 section() { printf '\n=== %s\n' "$*"; }
 
-# timed DESC CMD...: CMD succeeds within FETCH_MAX_MS.
+# timed DESC CMD...: CMD succeeds in time (FETCH_MAX_MS, or LOAD_MAX_MS by tls_load).
 timed() {
-    local desc=$1 t0 ms
+    local desc=$1 t0 ms limit=$FETCH_MAX_MS how="wall time"
     shift
     t0=$EPOCHREALTIME
     if "$@"; then
         ms=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%d", (b - a) * 1000 }')
-        if ((ms <= FETCH_MAX_MS)); then
+        # tls_load measures the fetch itself (no interpreter start-up): a lost
+        # piece costs at least the 200 ms minimum RTO there
+        if grep -q 'max_ms=' "$E2E_LAST_LOG" 2>/dev/null; then
+            ms=$(sed -n 's/.*max_ms=\([0-9]*\).*/\1/p' "$E2E_LAST_LOG" | tail -n 1)
+            limit=$LOAD_MAX_MS how="tls_load's time"
+        fi
+        if ((ms <= limit)); then
             e2e_pass "$desc (${ms} ms)"
         else
-            e2e_fail "$desc" "loaded, but after ${ms} ms (limit ${FETCH_MAX_MS} ms: a piece was lost)"
+            e2e_fail "$desc" "loaded, but after ${ms} ms ($how; limit ${limit} ms: a piece was lost)"
         fi
     else
         e2e_fail "$desc" "expected success; reason: ${E2E_LAST_REASON:-exit non-zero}"
@@ -90,6 +97,7 @@ for masq in 0 1; do
     E2E_MASQ=$masq topo_router_up
     nsx "$E2E_NS_GW" ip rule show | sed 's/^/      | /'
     srv_nginx_start
+    tcp_no_loss_probes "$E2E_NS_CLI"
     censor_install first-packet "$E2E_NS_MID" "$E2E_MID_IF" "$B"
 
     section "$L: without hellosplit"
@@ -120,6 +128,7 @@ E2E_CURL_BIND=1
 topo_desktop_up
 nsx "$E2E_NS_CLI" ip rule show | sed 's/^/      | /'
 srv_nginx_start
+tcp_no_loss_probes "$E2E_NS_CLI"
 censor_install first-packet "$E2E_NS_MID" "$E2E_MID_IF" "$B"
 section "$L: without hellosplit"
 for fam in 4 6; do

@@ -36,6 +36,7 @@ section() { printf '\n=== %s\n' "$*"; }
 
 topo_desktop_up
 srv_nginx_start
+tcp_no_loss_probes "$E2E_NS_CLI"
 
 no_rules_left() { # LABEL
     if hs_rules_present "$E2E_NS_CLI" ||
