@@ -218,10 +218,11 @@ static void drain(struct nfqueue *q, struct engine *e)
 	struct pollfd pfd = {q->nl, POLLIN, 0};
 	uint64_t start = now_ms(), now;
 
-	while ((now = now_ms()) - start < DRAIN_MAX_MS && poll(&pfd, 1, DRAIN_QUIET_MS) > 0) {
-		if (nfqueue_receive(q, now_ms()))
+	while (now_ms() - start < DRAIN_MAX_MS && poll(&pfd, 1, DRAIN_QUIET_MS) > 0) {
+		now = now_ms();
+		if (nfqueue_receive(q, now))
 			break;
-		engine_tick(e, now_ms());
+		engine_tick(e, now);
 		nfqueue_flush(q);
 	}
 }

@@ -423,11 +423,12 @@ _e2e_wait_ping() {
 _e2e_srcroute() {
     local ns=$1 from4=$2 from6=$3 gw4=$4 gw6=$5 dev=$6
     [[ -n "$gw6" ]] || e2e_die "source routing in $ns: no IPv6 gateway address"
-    nsx "$ns" ip route add default via "$gw4" dev "$dev" table "$E2E_SRC_TABLE" &&
+    if ! { nsx "$ns" ip route add default via "$gw4" dev "$dev" table "$E2E_SRC_TABLE" &&
         nsx "$ns" ip -6 route add default via "$gw6" dev "$dev" table "$E2E_SRC_TABLE" &&
         nsx "$ns" ip rule add from "$from4" lookup "$E2E_SRC_TABLE" &&
-        nsx "$ns" ip -6 rule add from "$from6" lookup "$E2E_SRC_TABLE" ||
+        nsx "$ns" ip -6 rule add from "$from6" lookup "$E2E_SRC_TABLE"; }; then
         e2e_die "source routing in $ns failed"
+    fi
 }
 
 _e2e_topo_check() {

@@ -124,6 +124,7 @@ for masq in 0 1; do
 done
 
 L="desktop, source routing"
+# shellcheck disable=SC2034  # read by lib.sh's fetch_curl
 E2E_CURL_BIND=1
 topo_desktop_up
 nsx "$E2E_NS_CLI" ip rule show | sed 's/^/      | /'
