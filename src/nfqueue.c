@@ -139,8 +139,8 @@ static int send_config(struct nfqueue *q, uint16_t attr, const void *data, uint1
 
 /* A raw socket that sends whole IP packets. IP_TRANSPARENT lets a piece of a
  * forwarded flow name its client's address (not one of ours) as the source of
- * its route lookup, as the original's was (a kernel without it, or a sandbox
- * refusing it, makes such a send fail: that flow then fails open). */
+ * its route lookup, as the original's was; refused, such a send fails with
+ * EINVAL and the flow fails open, never routed by a guess. */
 static int open_raw(int family)
 {
 	int fd = socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW), one = 1;
@@ -151,8 +151,8 @@ static int open_raw(int family)
 	}
 	if (fd >= 0 && (family == AF_INET ? setsockopt(fd, IPPROTO_IP, IP_TRANSPARENT, &one, sizeof(one))
 					  : setsockopt(fd, IPPROTO_IPV6, IPV6_TRANSPARENT, &one, sizeof(one))))
-		log_info("IP%s_TRANSPARENT refused on the raw socket (%s): forwarded IPv%c flows pass unsplit "
-			 "where the route depends on their source address.", family == AF_INET ? "" : "V6",
+		log_info("IP%s_TRANSPARENT refused on the raw socket (%s): pieces of forwarded IPv%c flows cannot "
+			 "take their client's route; those flows pass unsplit.", family == AF_INET ? "" : "V6",
 			 strerror(errno), family == AF_INET ? '4' : '6');
 	return fd;
 }
