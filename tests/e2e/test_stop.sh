@@ -2,17 +2,17 @@
 # tests/e2e/test_stop.sh -- stopping hellosplit loses no packet and removes
 # only its own rules.     cli(hellosplit) -- rtr -- srv
 #   1. Stop under load: a client makes ~RATE TLS connections per second
-#      (IPv4 and IPv6 alternating) while hellosplit is stopped, by SIGTERM to
-#      the parent, by SIGTERM to parent and packet process at once (what
-#      systemd's default KillMode does; Ctrl-C in a terminal alike) and by
-#      SIGTERM to the packet process alone; with the default queue bypass
-#      and with --no-queue-bypass.  Every connection completes, the server
-#      capture shows no client byte sent twice and the client's stack
-#      retransmitted nothing (a packet dropped at the stop never reaches the
-#      server: only the client's RetransSegs shows it), hellosplit exits 0
-#      and leaves no rule.  The rules
-#      must go before the queue is unbound: the other way round the packets
-#      queued in between are dropped.
+#      (IPv4 and IPv6 alternating) while hellosplit is stopped: by SIGTERM
+#      to the parent; to parent and packet process at once (what systemd's
+#      default KillMode does; Ctrl-C in a terminal alike); to the packet
+#      process alone; and a restart (stop, start again, stop again, all
+#      under load); with the default queue bypass and --no-queue-bypass.
+#      Every connection completes, the server capture shows no client byte
+#      sent twice and the client's stack retransmitted nothing (a packet
+#      dropped at the stop never reaches the server: only the client's
+#      RetransSegs shows it), hellosplit exits 0 and leaves no rule.  The
+#      rules must go before the queue is unbound: the other way round the
+#      packets queued in between are dropped.
 #   2. Rule removal by specification: a rule inserted before hellosplit's
 #      jump after it started, and rules another tool inserts while hellosplit
 #      stops (wg-quick, firewalld, fw4 reloads), all survive the stop; its
@@ -50,8 +50,9 @@ no_rules_left() { # LABEL
 
 # ------------------------------------------------------------ stop under load
 for bypass in "" --no-queue-bypass; do
-    for how in parent together child; do
+    for how in parent together child restart; do
         L="stop under load (SIGTERM to $how${bypass:+, $bypass})"
+        [[ $how == restart ]] && L="restart under load (SIGTERM, start again${bypass:+, $bypass})"
         section "$L"
         pcap="$T/stop-$how$bypass.pcap"
         hs_start "$E2E_NS_CLI" $bypass || e2e_die "hellosplit did not start"
@@ -64,11 +65,17 @@ for bypass in "" --no-queue-bypass; do
         sleep 1.5
         child=$(hs_child)
         case $how in
-            parent) kill -TERM "$HS_PID" ;;
+            parent | restart) kill -TERM "$HS_PID" ;;
             together) kill -TERM "$HS_PID" "$child" ;;
             child) kill -TERM "$child" ;;
         esac
         hs_wait 10 || e2e_fail "$L: hellosplit ends within 10 s"
+        if [[ $how == restart ]]; then
+            expect_eq "$L: first run's exit status" 0 "$HS_RC"
+            hs_start "$E2E_NS_CLI" $bypass || e2e_fail "$L: hellosplit starts again"
+            sleep 0.5
+            hs_stop TERM
+        fi
         wait "$load" && rc=0 || rc=$?
         _e2e_untrack_pid "$load"
         capture_stop "$pcap"
@@ -82,9 +89,9 @@ for bypass in "" --no-queue-bypass; do
         no_rules_left "$L"
         split=$(hs_stat flows_split)
         if [[ $split =~ ^[0-9]+$ && $split -gt 0 ]]; then
-            e2e_pass "$L: flows were split before the stop ($split)"
+            e2e_pass "$L: flows were split before the (last) stop ($split)"
         else
-            e2e_fail "$L: flows were split before the stop" "flows_split=$split"
+            e2e_fail "$L: flows were split before the (last) stop" "flows_split=$split"
         fi
     done
 done
