@@ -194,6 +194,38 @@ static void reload_hostlists(struct engine *e, struct hostlists *lists)
 }
 
 #define PACKET_NICE (-10)
+#define DRAIN_QUIET_MS 20
+#define DRAIN_MAX_MS 1000
+
+/* SIGINT or SIGTERM: 1 to keep running. Only the parent's (sent once its
+ * rules are gone) stops the packet path: a signal that reaches both
+ * processes at once (Ctrl-C, systemd stopping the whole service) would
+ * otherwise unbind the queue while the rules still send packets to it. Any
+ * other is passed on to the parent through stop_fd; it removes the rules,
+ * then signals. */
+static int keep_running(const struct signalfd_siginfo *si, pid_t parent, int stop_fd)
+{
+	if ((pid_t)si->ssi_pid == parent || getppid() != parent)
+		return 0;
+	return write(stop_fd, "S", 1) == 1;
+}
+
+/* Answers what is still queued before the queue is unbound, which would drop
+ * it: after the rules are gone only packets already queued arrive. Ends after
+ * DRAIN_QUIET_MS without one, DRAIN_MAX_MS at most. */
+static void drain(struct nfqueue *q, struct engine *e)
+{
+	struct pollfd pfd = {q->nl, POLLIN, 0};
+	uint64_t start = now_ms(), now;
+
+	while (now_ms() - start < DRAIN_MAX_MS && poll(&pfd, 1, DRAIN_QUIET_MS) > 0) {
+		now = now_ms();
+		if (nfqueue_receive(q, now))
+			break;
+		engine_tick(e, now);
+		nfqueue_flush(q);
+	}
+}
 
 static int packet_path(const struct config *cfg, pid_t parent, uid_t uid, gid_t gid, int ready_fd, int stats_fd)
 {
@@ -240,7 +272,6 @@ static int packet_path(const struct config *cfg, pid_t parent, uid_t uid, gid_t 
 		rc = 1;
 		goto out;
 	}
-	close(ready_fd);
 	next_stats = cfg->stats_interval_s ? start + cfg->stats_interval_s * 1000ull : UINT64_MAX;
 	while (running) {
 		struct pollfd pfd[2] = {{q.nl, POLLIN, 0}, {sfd, POLLIN, 0}};
@@ -271,7 +302,7 @@ static int packet_path(const struct config *cfg, pid_t parent, uid_t uid, gid_t 
 			else if (si.ssi_signo == SIGHUP)
 				reload_hostlists(e, &lists);
 			else if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM)
-				running = 0;
+				running = keep_running(&si, parent, ready_fd);
 			else if (si.ssi_signo == SIGUSR2)      /* the parent gave up starting */
 				running = 0, quiet = 1;
 		}
@@ -281,6 +312,7 @@ static int packet_path(const struct config *cfg, pid_t parent, uid_t uid, gid_t 
 			next_stats = now + cfg->stats_interval_s * 1000ull;
 		}
 	}
+	drain(&q, e);
 out:
 	engine_release_all(e);      /* held packets leave before the queue closes */
 	nfqueue_flush(&q);
@@ -292,6 +324,7 @@ out:
 		stats_print(stderr, engine_stats(e), (double)(now_ms() - start) / 1000);
 	send_stats(stats_fd, engine_stats(e), (double)(now_ms() - start) / 1000);
 	nfqueue_close(&q);
+	close(ready_fd);
 	engine_destroy(e);
 	hostlists_free(&lists);
 	return rc;
@@ -347,9 +380,19 @@ static int wait_child(pid_t pid, int no_hang)
 	return WEXITSTATUS(status);
 }
 
+/* Stops the packet process without losing a packet: the rules go first, so
+ * nothing more is queued; then it answers what is queued and unbinds. */
+static int stop_child(const struct config *cfg, pid_t pid)
+{
+	if (rules_remove(0) == 0 && cfg->rules != RULES_NONE)
+		log_info("rules removed.");
+	kill(pid, SIGTERM);
+	return wait_child(pid, 0);
+}
+
 int daemon_run(const struct config *cfg)
 {
-	int ready[2], stats[2], sfd, stats_fd, rc = 1;
+	int ready[2], stats[2], sfd, stats_fd, stop_fd, rc = 1, rules_in = 1;
 	char byte, buf[STATS_LINE_MAX];
 	size_t buffered = 0;
 	sigset_t set;
@@ -399,6 +442,7 @@ int daemon_run(const struct config *cfg)
 	close(ready[1]);
 	close(stats[1]);
 	stats_fd = stats[0];
+	stop_fd = ready[0];     /* after "R": a stop the packet process asks for */
 	/* The queue is bound before any rule sends packets to it. */
 	if (read(ready[0], &byte, 1) != 1) {
 		rc = wait_child(pid, 0);
@@ -413,20 +457,28 @@ int daemon_run(const struct config *cfg)
 		 cfg->rules == RULES_NONE ? "are yours to install (--rules none)" : "installed",
 		 cfg->rules == RULES_NONE ? "" : " and removes them");
 	for (;;) {
-		struct pollfd pfd[2] = {{sfd, POLLIN, 0}, {stats_fd, POLLIN, 0}};
+		struct pollfd pfd[3] = {{sfd, POLLIN, 0}, {stats_fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
 		struct signalfd_siginfo si;
 
-		if (poll(pfd, 2, -1) < 0 && errno != EINTR)
+		if (poll(pfd, 3, -1) < 0 && errno != EINTR)
 			break;
 		if ((pfd[1].revents & (POLLIN | POLLHUP)) && read_stats(cfg, buf, &buffered, stats_fd) <= 0)
 			stats_fd = -1;      /* the child closed its end: stop polling it */
+		if (pfd[2].revents & (POLLIN | POLLHUP)) {
+			if (read(stop_fd, &byte, 1) == 1) {
+				rc = stop_child(cfg, pid);
+				rules_in = 0;
+				break;
+			}
+			stop_fd = -1;       /* closed: the child is ending (SIGCHLD follows) */
+		}
 		if (!(pfd[0].revents & POLLIN) || read(sfd, &si, sizeof(si)) != sizeof(si))
 			continue;
 		if (si.ssi_signo == SIGUSR1 || si.ssi_signo == SIGHUP) {
 			kill(pid, (int)si.ssi_signo);
 		} else if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) {
-			kill(pid, SIGTERM);
-			rc = wait_child(pid, 0);
+			rc = stop_child(cfg, pid);
+			rules_in = 0;
 			break;
 		} else if (si.ssi_signo == SIGCHLD) {
 			/* also sent for the firewall tools run at start */
@@ -440,7 +492,7 @@ int daemon_run(const struct config *cfg)
 	}
 	while (stats_fd >= 0 && read_stats(cfg, buf, &buffered, stats_fd) > 0)
 		;
-	if (rules_remove(0) == 0 && cfg->rules != RULES_NONE)
+	if (rules_in && rules_remove(0) == 0 && cfg->rules != RULES_NONE)
 		log_info("rules removed.");
 	return rc;
 }

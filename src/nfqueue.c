@@ -137,6 +137,10 @@ static int send_config(struct nfqueue *q, uint16_t attr, const void *data, uint1
 
 /* ---- opening */
 
+/* A raw socket that sends whole IP packets. IP_TRANSPARENT lets a piece of a
+ * forwarded flow name its client's address (not one of ours) as the source of
+ * its route lookup, as the original's was; refused, such a send fails with
+ * EINVAL and the flow fails open, never routed by a guess. */
 static int open_raw(int family)
 {
 	int fd = socket(family, SOCK_RAW | SOCK_CLOEXEC, IPPROTO_RAW), one = 1;
@@ -145,6 +149,11 @@ static int open_raw(int family)
 		close(fd);
 		return -1;
 	}
+	if (fd >= 0 && (family == AF_INET ? setsockopt(fd, IPPROTO_IP, IP_TRANSPARENT, &one, sizeof(one))
+					  : setsockopt(fd, IPPROTO_IPV6, IPV6_TRANSPARENT, &one, sizeof(one))))
+		log_info("IP%s_TRANSPARENT refused on the raw socket (%s): pieces of forwarded IPv%c flows cannot "
+			 "take their client's route; those flows pass unsplit.", family == AF_INET ? "" : "V6",
+			 strerror(errno), family == AF_INET ? '4' : '6');
 	return fd;
 }
 
@@ -324,46 +333,86 @@ static void verdict(struct nfqueue *q, uint32_t id, int engine_verdict, uint32_t
 
 /* ---- injection */
 
-void nfqueue_emit(void *ctx, const uint8_t *pkt, uint32_t len, const void *meta_bytes)
+/* Control data of one send: the original's source address and outgoing
+ * interface, so the route lookup of the piece uses the keys the original's
+ * did (source rules, VRF slaves, link-local scope) and leaves by its
+ * interface. */
+union raw_control {
+	struct cmsghdr align;
+	uint8_t v4[CMSG_SPACE(sizeof(struct in_pktinfo))];
+	uint8_t v6[CMSG_SPACE(sizeof(struct in6_pktinfo))];
+};
+
+/* Sends one IP packet the way its original went: the original's mark plus
+ * fwmark (SO_MARK), source address and outgoing interface (IP_PKTINFO /
+ * IPV6_PKTINFO). Returns 0 or -errno. */
+static int raw_send(struct nfqueue *q, const uint8_t *pkt, uint32_t len, const struct nfqueue_meta *meta)
 {
-	struct nfqueue *q = ctx;
-	const struct nfqueue_meta *meta = meta_bytes;
 	uint32_t mark = meta->mark | q->fwmark, *current;
-	struct sockaddr_storage to;
-	socklen_t tolen;
+	union {
+		struct sockaddr_in v4;
+		struct sockaddr_in6 v6;
+	} to;
+	union raw_control control;
+	struct iovec iov = {.iov_base = (void *)pkt, .iov_len = len};
+	struct msghdr msg = {.msg_name = &to, .msg_iov = &iov, .msg_iovlen = 1, .msg_control = &control};
+	struct cmsghdr *c = &control.align;
 	int fd;
 
-	nfqueue_flush(q);   /* earlier packets' verdicts first: the wire keeps their order */
 	memset(&to, 0, sizeof(to));
+	memset(&control, 0, sizeof(control));
 	if ((pkt[0] >> 4) == 4) {
-		struct sockaddr_in *s = (struct sockaddr_in *)&to;
+		struct in_pktinfo info = {.ipi_ifindex = (int)meta->outdev};
 
-		s->sin_family = AF_INET;
-		memcpy(&s->sin_addr, pkt + 16, 4);
-		tolen = sizeof(*s);
+		to.v4.sin_family = AF_INET;
+		memcpy(&to.v4.sin_addr, pkt + 16, 4);
+		memcpy(&info.ipi_spec_dst, pkt + 12, 4);
+		msg.msg_namelen = sizeof(to.v4);
+		c->cmsg_level = IPPROTO_IP;
+		c->cmsg_type = IP_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(info));
+		memcpy(CMSG_DATA(c), &info, sizeof(info));
+		msg.msg_controllen = sizeof(control.v4);
 		fd = q->raw4;
 		current = &q->raw4_mark;
 	} else {
-		struct sockaddr_in6 *s = (struct sockaddr_in6 *)&to;
+		struct in6_pktinfo info = {.ipi6_ifindex = meta->outdev};
 
-		s->sin6_family = AF_INET6;
-		memcpy(&s->sin6_addr, pkt + 24, 16);
-		tolen = sizeof(*s);
+		to.v6.sin6_family = AF_INET6;
+		memcpy(&to.v6.sin6_addr, pkt + 24, 16);
+		memcpy(&info.ipi6_addr, pkt + 8, 16);
+		msg.msg_namelen = sizeof(to.v6);
+		c->cmsg_level = IPPROTO_IPV6;
+		c->cmsg_type = IPV6_PKTINFO;
+		c->cmsg_len = CMSG_LEN(sizeof(info));
+		memcpy(CMSG_DATA(c), &info, sizeof(info));
+		msg.msg_controllen = sizeof(control.v6);
 		fd = q->raw6;
 		current = &q->raw6_mark;
 	}
-	if (fd < 0) {
-		q->inject_errors++;
-		return;
-	}
-	if (*current != mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) == 0)
-		*current = mark;
+	if (fd < 0)
+		return -EAFNOSUPPORT;
 	/* Without its mark a packet would be queued again and, on Android, routed
 	 * by the wrong network's table: it is not sent at all. */
-	if (*current != mark || sendto(fd, pkt, len, 0, (struct sockaddr *)&to, tolen) < 0) {
-		if (q->inject_errors++ == 0 || errno != q->last_inject_errno)
-			log_error("injecting a %u-byte packet failed: %s.", len, strerror(errno));
-		q->last_inject_errno = errno;
+	if (*current != mark) {
+		if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)))
+			return -errno;
+		*current = mark;
+	}
+	return sendmsg(fd, &msg, 0) < 0 ? -errno : 0;
+}
+
+void nfqueue_emit(void *ctx, const uint8_t *pkt, uint32_t len, const void *meta)
+{
+	struct nfqueue *q = ctx;
+	int r;
+
+	nfqueue_flush(q);   /* earlier packets' verdicts first: the wire keeps their order */
+	r = raw_send(q, pkt, len, meta);
+	if (r) {
+		if (q->inject_errors++ == 0 || -r != q->last_inject_errno)
+			log_error("injecting a %u-byte packet failed: %s.", len, strerror(-r));
+		q->last_inject_errno = -r;
 	}
 }
 

@@ -580,33 +580,74 @@ fail:
 	return -1;
 }
 
+/* Splits one line of `iptables -S` into words in place: spaces separate
+ * them, double quotes hold a word with spaces (a comment), a backslash in
+ * quotes escapes the next character. Returns the number of words, or -1 when
+ * more than max. */
+static int split_rule(char *line, const char *words[], int max)
+{
+	char *in = line, *out = line;
+	int n = 0;
+
+	for (;;) {
+		while (*in == ' ')
+			in++;
+		if (!*in)
+			return n;
+		if (n == max)
+			return -1;
+		words[n++] = out;
+		if (*in == '"') {
+			for (in++; *in && *in != '"'; *out++ = *in++)
+				if (*in == '\\' && in[1])
+					in++;
+			in += *in == '"';
+		} else {
+			while (*in && *in != ' ')
+				*out++ = *in++;
+		}
+		if (*in)
+			in++;
+		*out++ = 0;
+	}
+}
+
 /* Deletes every jump to the chain from mangle POSTROUTING, whatever its
- * matches (another --done-mark or --ports, an older version), by number,
- * the last first. */
+ * matches (another --done-mark or --ports, an older version), by its rule
+ * specification: a number would name another tool's rule once that tool
+ * (wg-quick, firewalld, a fw4 reload) inserted or deleted one meanwhile. */
 static void delete_jumps(const char *tool, int *removed)
 {
 	static char out[65536];
-	char num[16];
+	char err[512];
 	const char *list[] = {tool, "-w", "10", "-t", "mangle", "-S", "POSTROUTING", NULL};
-	const char *del[] = {tool, "-w", "10", "-t", "mangle", "-D", "POSTROUTING", num, NULL};
-	const char *line, *jump = " -j " RULES_CHAIN;
-	int jumps[64], n = 0, rule = 0;
+	const char *del[RULES_MAX_ARGS + 8] = {tool, "-w", "10", "-t", "mangle", "-D", "POSTROUTING"};
+	const char *jump = " -j " RULES_CHAIN;
+	char *line, *next;
 
 	if (rules_run(list, NULL, out, sizeof(out)) != 0)
 		return;
-	for (line = out; *line; line += strcspn(line, "\n"), line += *line == '\n') {
+	for (line = out; *line; line = next) {
 		size_t len = strcspn(line, "\n");
+		int n;
 
-		if (strncmp(line, "-A POSTROUTING ", 15))
+		next = line + len + (line[len] == '\n');
+		line[len] = 0;
+		if (strncmp(line, "-A POSTROUTING ", 15) || len < strlen(jump) ||
+		    strcmp(line + len - strlen(jump), jump))
 			continue;
-		rule++;
-		if (len >= strlen(jump) && !strncmp(line + len - strlen(jump), jump, strlen(jump)) && n < 64)
-			jumps[n++] = rule;
-	}
-	while (n--) {
-		snprintf(num, sizeof(num), "%d", jumps[n]);
-		if (rules_run(del, NULL, out, sizeof(out)) == 0)
+		n = split_rule(line + 15, del + 7, RULES_MAX_ARGS);
+		if (n < 0) {
+			log_error("%s: a jump to %s in mangle POSTROUTING has more than %d words; delete it by "
+				  "hand (%s -t mangle -S POSTROUTING shows it).", tool, RULES_CHAIN, RULES_MAX_ARGS, tool);
+			continue;
+		}
+		del[7 + n] = NULL;
+		if (rules_run(del, NULL, err, sizeof(err)) == 0)
 			(*removed)++;
+		else
+			log_error("%s: deleting the jump to %s from mangle POSTROUTING failed: %s", tool, RULES_CHAIN,
+				  err);
 	}
 }
 

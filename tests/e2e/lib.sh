@@ -37,6 +37,8 @@
 #   topo_desktop_up                     cli -- rtr -- srv
 #   topo_router_up [masq]               cli -- gw -- cens -- srv; "masq" (or
 #                                       E2E_MASQ=1) MASQUERADEs v4+v6 on gw:wan0
+#                                       E2E_SRCROUTE=1 routes by source (below);
+#                                       E2E_WAN_MTU=1492 makes gw:wan0 PPPoE-like
 #   topo_down                           remove everything (idempotent, trap-run)
 #   topo_offloads NS IFACE on|off       tso/gso/gro/tx-csum of one interface
 #   e2e_ns ROLE                         print namespace name of ROLE (cli,rtr,..)
@@ -69,6 +71,9 @@
 #                                       real ClientHello in pieces / TLS records
 #                                       (split_client.py)
 #   fetch_chromium NAME [4|6]           headless Chromium
+#   fetch_bighello NAME [4|6] [PAD]     tls_load.py (Python ssl) with a hello PAD
+#                                       (default 1300) bytes larger: ~1.8 KB, a
+#                                       post-quantum browser's, in one send()
 #   raw_client_setup [NS]               let raw_client.py run in NS (default
 #                                       cli): drop the kernel's own resets for
 #                                       source ports $E2E_RAW_PORTS (raw table,
@@ -83,6 +88,18 @@
 # Captures
 #   capture_start NS IFACE FILE [FILTER...]   tcpdump -U --immediate-mode
 #   capture_stop [FILE]                 stop one capture (or all) and wait
+#   capture_retransmitted FILE [PORT]   print the client->server payload bytes of
+#                                       FILE (to PORT, default 443) sent more than
+#                                       once (tshark's retransmission analysis)
+#   tcp_retransmits NS                  print the TCP segments NS's own stack has
+#                                       retransmitted so far (RetransSegs): a
+#                                       packet lost before any capture point
+#                                       shows here, not in a capture
+#   tcp_no_loss_probes NS               no tail loss probes in NS (tcp_early_retrans
+#                                       0): a hello of two segments otherwise gets
+#                                       its last one re-sent after 2 RTTs (a few ms
+#                                       on veths) whenever the queue is slow, and
+#                                       RetransSegs could not tell that from a loss
 #   (check captures with hello_layout.py -- one stream in detail -- or
 #   hello_segments.py -- asserts the hello segments of every stream)
 # hellosplit (the daemon under test; binary $HELLOSPLIT, default build/hellosplit)
@@ -124,6 +141,16 @@
 #   E2E_ID          suffix of namespace names (default: $$ of the test)
 #   E2E_OFFLOADS    off (default) | on  -- veth tso/gso/gro/tx-csum
 #   E2E_MASQ        1 = topo_router_up masquerades (same as argument "masq")
+#   E2E_SRCROUTE    1 = the way to the server network is only in routing table
+#                   E2E_SRC_TABLE (100), chosen by source (multi-WAN, VPN
+#                   policy): `ip rule add from <LAN> lookup 100` on gw (router;
+#                   IPv6 via cens's link-local address), `from <cli address>`
+#                   on cli (desktop: clients must bind it, E2E_CURL_BIND=1);
+#                   main keeps no default route
+#   E2E_WAN_MTU     MTU of gw:wan0 <-> cens:lan0 (router topology), plus
+#                   `TCPMSS --clamp-mss-to-pmtu` in gw's mangle FORWARD (v4+v6)
+#                   when below 1500: 1492 is a PPPoE-like WAN
+#   E2E_CURL_BIND   1 = fetch_curl binds the client address (--interface)
 #   E2E_FETCH_TIMEOUT  seconds a client may take (default 5)
 #   E2E_BLOCK_MAX_S    a blocked fetch must fail within this (default 3)
 #   E2E_RAW_PORTS   source ports of raw_client.py (default 30000:30999, below
@@ -149,6 +176,10 @@ E2E_OFFLOADS=${E2E_OFFLOADS:-off}
 E2E_FETCH_TIMEOUT=${E2E_FETCH_TIMEOUT:-5}
 E2E_BLOCK_MAX_S=${E2E_BLOCK_MAX_S:-3}
 E2E_RAW_PORTS=${E2E_RAW_PORTS:-30000:30999}
+E2E_SRCROUTE=${E2E_SRCROUTE:-0}
+E2E_SRC_TABLE=100
+E2E_WAN_MTU=${E2E_WAN_MTU:-1500}
+E2E_CURL_BIND=${E2E_CURL_BIND:-0}
 E2E_KEEP=${E2E_KEEP:-0}
 E2E_VERBOSE=${E2E_VERBOSE:-0}
 
@@ -379,11 +410,25 @@ _e2e_client_resolv() {
 # the first TCP SYN of a test is not delayed by ARP/NDP.
 _e2e_wait_ping() {
     local ns=$1 dst=$2 i
+    shift 2
     for ((i = 0; i < 50; i++)); do
-        nsx "$ns" ping -c1 -W1 -n -q "$dst" >/dev/null 2>&1 && return 0
+        nsx "$ns" ping -c1 -W1 -n -q "$@" "$dst" >/dev/null 2>&1 && return 0
         sleep 0.1
     done
     e2e_die "no connectivity from $ns to $dst"
+}
+
+# _e2e_srcroute NS FROM4 FROM6 GW4 GW6 DEV: the default routes of NS only in
+# table E2E_SRC_TABLE, used for sources FROM4/FROM6 (E2E_SRCROUTE).
+_e2e_srcroute() {
+    local ns=$1 from4=$2 from6=$3 gw4=$4 gw6=$5 dev=$6
+    [[ -n "$gw6" ]] || e2e_die "source routing in $ns: no IPv6 gateway address"
+    if ! { nsx "$ns" ip route add default via "$gw4" dev "$dev" table "$E2E_SRC_TABLE" &&
+        nsx "$ns" ip -6 route add default via "$gw6" dev "$dev" table "$E2E_SRC_TABLE" &&
+        nsx "$ns" ip rule add from "$from4" lookup "$E2E_SRC_TABLE" &&
+        nsx "$ns" ip -6 rule add from "$from6" lookup "$E2E_SRC_TABLE"; }; then
+        e2e_die "source routing in $ns failed"
+    fi
 }
 
 _e2e_topo_check() {
@@ -414,12 +459,23 @@ topo_desktop_up() {
     _e2e_if_up "$E2E_NS_RTR" wan0 "$E2E_SRVGW4" "$E2E_SRVGW6"
     _e2e_if_up "$E2E_NS_SRV" eth0 "$E2E_SRV4" "$E2E_SRV6"
     _e2e_forwarding "$E2E_NS_RTR"
-    nsx "$E2E_NS_CLI" ip route add default via "$E2E_CLIGW4"
-    nsx "$E2E_NS_CLI" ip -6 route add default via "$E2E_CLIGW6"
+    if [[ $E2E_SRCROUTE == 1 ]]; then
+        _e2e_srcroute "$E2E_NS_CLI" "$E2E_CLI4" "$E2E_CLI6" "$E2E_CLIGW4" "$E2E_CLIGW6" eth0
+    else
+        nsx "$E2E_NS_CLI" ip route add default via "$E2E_CLIGW4"
+        nsx "$E2E_NS_CLI" ip -6 route add default via "$E2E_CLIGW6"
+    fi
     nsx "$E2E_NS_SRV" ip route add default via "$E2E_SRVGW4"
     nsx "$E2E_NS_SRV" ip -6 route add default via "$E2E_SRVGW6"
     _e2e_client_resolv "$E2E_NS_CLI"
-    _e2e_topo_check
+    if [[ $E2E_SRCROUTE == 1 ]]; then
+        _e2e_wait_ping "$E2E_NS_CLI" "$E2E_SRV4" -I "$E2E_CLI4"
+        _e2e_wait_ping "$E2E_NS_CLI" "$E2E_SRV6" -I "$E2E_CLI6"
+        _e2e_wait_ping "$E2E_NS_SRV" "$E2E_SRVGW4"
+        _e2e_wait_ping "$E2E_NS_SRV" "$E2E_SRVGW6"
+    else
+        _e2e_topo_check
+    fi
     e2e_log "desktop topology up: $E2E_NS_CLI -- $E2E_NS_RTR -- $E2E_NS_SRV (offloads $E2E_OFFLOADS)"
 }
 
@@ -447,8 +503,21 @@ topo_router_up() {
     _e2e_forwarding "$E2E_NS_CENS"
     nsx "$E2E_NS_CLI" ip route add default via "$E2E_CLIGW4"
     nsx "$E2E_NS_CLI" ip -6 route add default via "$E2E_CLIGW6"
-    nsx "$E2E_NS_GW" ip route add default via "$E2E_CENSLAN4"
-    nsx "$E2E_NS_GW" ip -6 route add default via "$E2E_CENSLAN6"
+    if [[ $E2E_WAN_MTU != 1500 ]]; then
+        nsx "$E2E_NS_GW" ip link set wan0 mtu "$E2E_WAN_MTU"
+        nsx "$E2E_NS_CENS" ip link set lan0 mtu "$E2E_WAN_MTU"
+        nsx "$E2E_NS_GW" iptables -w -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS \
+            --clamp-mss-to-pmtu || e2e_die "iptables TCPMSS failed"
+        nsx "$E2E_NS_GW" ip6tables -w -t mangle -A FORWARD -p tcp --tcp-flags SYN,RST SYN -j TCPMSS \
+            --clamp-mss-to-pmtu || e2e_die "ip6tables TCPMSS failed"
+    fi
+    if [[ $E2E_SRCROUTE == 1 ]]; then
+        _e2e_srcroute "$E2E_NS_GW" 198.18.1.0/24 2001:db8:1::/64 "$E2E_CENSLAN4" \
+            "$(nsx "$E2E_NS_CENS" ip -6 -o addr show dev lan0 scope link | awk '{ sub(/\/.*/, "", $4); print $4 }')" wan0
+    else
+        nsx "$E2E_NS_GW" ip route add default via "$E2E_CENSLAN4"
+        nsx "$E2E_NS_GW" ip -6 route add default via "$E2E_CENSLAN6"
+    fi
     # Without masquerading the censor hop must know the way back to the LAN.
     nsx "$E2E_NS_CENS" ip route add 198.18.1.0/24 via "$E2E_GWWAN4"
     nsx "$E2E_NS_CENS" ip -6 route add 2001:db8:1::/64 via "$E2E_GWWAN6"
@@ -463,7 +532,7 @@ topo_router_up() {
     fi
     _e2e_client_resolv "$E2E_NS_CLI"
     _e2e_topo_check
-    e2e_log "router topology up: $E2E_NS_CLI -- $E2E_NS_GW -- $E2E_NS_CENS -- $E2E_NS_SRV (masq=$masq, offloads $E2E_OFFLOADS)"
+    e2e_log "router topology up: $E2E_NS_CLI -- $E2E_NS_GW -- $E2E_NS_CENS -- $E2E_NS_SRV (masq=$masq, offloads $E2E_OFFLOADS, source routing $E2E_SRCROUTE, WAN MTU $E2E_WAN_MTU)"
 }
 
 # Stop everything this run started and delete its namespaces.  Safe to call
@@ -781,13 +850,15 @@ _e2e_body_check() { # NAME BODY_FILE
 
 # fetch_curl NAME [4|6]
 fetch_curl() {
-    local name=$1 fam=${2:-4} rc addr
+    local name=$1 fam=${2:-4} rc addr bind=()
     _e2e_fetch_prep "$name" "$fam" curl
     addr=$_E2E_ADDR
     [[ $fam == 6 ]] && addr="[$addr]"
+    if [[ $E2E_CURL_BIND == 1 && $fam == 4 ]]; then bind=(--interface "$E2E_CLI4"); fi
+    if [[ $E2E_CURL_BIND == 1 && $fam == 6 ]]; then bind=(--interface "$E2E_CLI6"); fi
     # No --http1.1: keep curl's own ClientHello (ALPN h2,http/1.1); the
     # server only speaks HTTP/1.1 anyway.
-    _e2e_fg ip netns exec "$E2E_NS_CLI" curl -sS -k --noproxy '*' \
+    _e2e_fg ip netns exec "$E2E_NS_CLI" curl -sS -k --noproxy '*' "${bind[@]}" \
         --connect-timeout "$E2E_FETCH_TIMEOUT" --max-time "$E2E_FETCH_TIMEOUT" \
         --resolve "$name:443:$addr" "https://$name/" \
         -o "$E2E_LAST_LOG.body" 2>>"$E2E_LAST_LOG" && rc=0 || rc=$?
@@ -906,6 +977,19 @@ fetch_chromium() {
     _e2e_body_check "$name" "$E2E_LAST_LOG.body"
 }
 
+# fetch_bighello NAME [4|6] [PAD]
+fetch_bighello() {
+    local name=$1 fam=${2:-4} pad=${3:-1300} rc
+    _e2e_fetch_prep "$name" "$fam" bighello
+    _e2e_fg ip netns exec "$E2E_NS_CLI" "$E2E_PY" "$E2E_DIR/tls_load.py" --name "$name" --addr "$_E2E_ADDR" \
+        --count 1 --parallel 1 --timeout "$E2E_FETCH_TIMEOUT" --alpn-pad "$pad" >>"$E2E_LAST_LOG" 2>&1 &&
+        rc=0 || rc=$?
+    echo "tls_load exit $rc" >>"$E2E_LAST_LOG"
+    [[ $rc == 0 ]] && return 0
+    if grep -q ' reset in ' "$E2E_LAST_LOG"; then E2E_LAST_REASON=reset; else E2E_LAST_REASON=error; fi
+    return 1
+}
+
 # raw_client_setup [NS]
 # raw_client.py speaks TCP itself over raw sockets; the namespace's kernel
 # knows no socket for that connection and would answer the server's SYN-ACK
@@ -961,6 +1045,21 @@ capture_start() {
         sleep 0.05
     done
     e2e_die "tcpdump on $ns:$ifc did not start: $(cat "$file.log")"
+}
+
+capture_retransmitted() {
+    local file=$1 port=${2:-443}
+    tshark -n -r "$file" -Y "tcp.dstport == $port && tcp.len > 0 && (tcp.analysis.retransmission || tcp.analysis.fast_retransmission || tcp.analysis.spurious_retransmission)" \
+        -T fields -e tcp.len 2>/dev/null | awk '{ n += $1 } END { print n + 0 }'
+}
+
+tcp_retransmits() {
+    nsx "$1" awk '$1 == "Tcp:" { if (!col) { for (i = 2; i <= NF; i++) if ($i == "RetransSegs") col = i; next }
+        print $col; exit }' /proc/net/snmp
+}
+
+tcp_no_loss_probes() {
+    nsx "$1" sysctl -qw net.ipv4.tcp_early_retrans=0 >/dev/null || e2e_die "sysctl tcp_early_retrans in $1 failed"
 }
 
 # capture_stop [FILE] -- SIGINT makes tcpdump flush and close the file; we

@@ -27,8 +27,8 @@ die() { printf 'FATAL: %s\n' "$*" >&2; exit 1; }
 
 # Fixed order: the test bed itself first, quick refusals next, the long
 # measurements (loss, soak) last.
-ORDER=(test_censor_baseline test_daemon_cli test_desktop test_router test_offloads test_failopen
-       test_tuple_reuse test_adversarial test_loss test_soak)
+ORDER=(test_censor_baseline test_daemon_cli test_desktop test_router test_route test_offloads test_failopen
+       test_router_pppoe test_stop test_tuple_reuse test_adversarial test_loss test_soak)
 
 select_tests() {
     local t f all=() seen
