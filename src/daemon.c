@@ -80,7 +80,8 @@ static int run(const struct config *cfg, const struct daemon_adapter *a, const s
 		if ((events & DAEMON_PACKETS) && (r = a->receive(a->ctx, now)) != 0)
 			return r < 0 ? 1 : 0;
 		engine_tick(e, now);
-		a->flush(a->ctx);
+		if (a->flush)
+			a->flush(a->ctx);
 		if (events & DAEMON_PRINT_STATS)
 			stats_print(log_stream(), engine_stats(e), (double)(now - start) / 1000);
 		if (events & DAEMON_RELOAD)
@@ -123,7 +124,8 @@ int daemon_loop(const struct config *cfg, const struct daemon_adapter *a, const 
 	if (a->stop_receiving)
 		a->stop_receiving(a->ctx);
 	engine_release_all(e);      /* held packets leave before the packet source closes */
-	a->flush(a->ctx);
+	if (a->flush)
+		a->flush(a->ctx);
 	if (a->report_errors)
 		a->report_errors(a->ctx);
 	/* A start the Linux parent gave up on ends with its one-line reason, not counters. */

@@ -47,7 +47,7 @@ struct daemon_adapter {
 	/* Reads the packets waiting into the engine. Returns 0, 1 when the source
 	 * ended cleanly (exit 0), or -errno. */
 	int (*receive)(void *ctx, uint64_t now_ms);
-	/* Sends what the engine and receive left queued. */
+	/* Sends what the engine and receive left queued (may be NULL: nothing is queued). */
 	void (*flush)(void *ctx);
 	/* Before the held packets are released: stop receiving (may be NULL). */
 	void (*stop_receiving)(void *ctx);
