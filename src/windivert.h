@@ -38,8 +38,9 @@ void windivert_open_error(const struct windivert_api *api, unsigned long code, c
 int windivert_stop_init(void);
 /* Asks a running windivert_run to stop (any thread: console handler, service). */
 void windivert_stop(void);
-/* Set when windivert_run has released every held packet and closed the handle. */
-HANDLE windivert_done_event(void);
+/* Asks a running windivert_run to read the host lists again (the service's
+ * SERVICE_CONTROL_PARAMCHANGE: sc control hellosplit paramchange). */
+void windivert_reload(void);
 
 /* Opens WinDivert with the flags' filter and runs until windivert_stop():
  * then stops receiving, releases every held packet, prints the counters and
