@@ -331,8 +331,10 @@ void windivert_reload(void)
 
 /* ---- sending */
 
-static void flush(struct windivert *w)
+static void flush(void *ctx)
 {
+	struct windivert *w = ctx;
+
 	if (!w->tx_count)
 		return;
 	if (!w->api.WinDivertSendEx(w->handle, w->tx, w->tx_len, NULL, 0, w->tx_addr,
@@ -433,9 +435,11 @@ static DWORD start_receive(struct windivert *w)
 	return GetLastError();
 }
 
-/* Waits for the pending receive to end (after a cancel). */
-static void abandon_receive(struct windivert *w)
+/* Before the held packets are released: the pending receive is cancelled
+ * and waited for. */
+static void abandon_receive(void *ctx)
 {
+	struct windivert *w = ctx;
 	DWORD n;
 
 	if (!w->receiving)
@@ -524,16 +528,6 @@ static int adapter_wait(void *ctx, uint32_t timeout_ms)
 		return -EIO;
 	}
 	return 0;
-}
-
-static void adapter_flush(void *ctx)
-{
-	flush(ctx);
-}
-
-static void adapter_stop_receiving(void *ctx)
-{
-	abandon_receive(ctx);
 }
 
 static void adapter_report_errors(void *ctx)
@@ -665,8 +659,8 @@ int windivert_run(const struct config *cfg, unsigned open_retry_s, void (*ready)
 		.start = adapter_start,
 		.wait = adapter_wait,
 		.receive = adapter_receive,
-		.flush = adapter_flush,
-		.stop_receiving = adapter_stop_receiving,
+		.flush = flush,
+		.stop_receiving = abandon_receive,
 		.report_errors = adapter_report_errors,
 		.close = adapter_close,
 	};

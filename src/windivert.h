@@ -34,7 +34,7 @@ int windivert_filter(const struct config *cfg, char *out, size_t n, char *err, s
 void windivert_open_error(const struct windivert_api *api, unsigned long code, const char *filter,
 			  const char *extra, char *out, size_t n);
 
-/* Creates the stop event; call once before windivert_run or windivert_stop. */
+/* Creates the stop and reload events; call once before windivert_run, windivert_stop or windivert_reload. */
 int windivert_stop_init(void);
 /* Asks a running windivert_run to stop (any thread: console handler, service). */
 void windivert_stop(void);
