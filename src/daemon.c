@@ -106,7 +106,7 @@ int daemon_loop(const struct config *cfg, const struct daemon_adapter *a, const 
 
 	if (hostlists_load(&lists, cfg->hostlist, cfg->hostlist_exclude, log_stream()))
 		return 1;
-	e = engine_create(&cfg->engine, a->emit, a->ctx);
+	e = engine_create(&cfg->engine, a->emit, a->emit_ctx);
 	if (!e) {
 		log_error("out of memory creating the engine (--max-flows %u, --max-buffer %u). Give smaller values.",
 			  cfg->engine.max_flows, cfg->engine.max_buffer);

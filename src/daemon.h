@@ -36,8 +36,9 @@ struct daemon_clock {
  * the adapter (it knows the OS error text) and returned as -errno. */
 struct daemon_adapter {
 	void *ctx;
-	/* The engine's emit callback (called with ctx). */
+	/* The engine's emit callback and the context it is called with. */
 	engine_emit_fn emit;
+	void *emit_ctx;
 	/* The engine is ready: open the packet source. Returns 0, 1 when a stop
 	 * came before it could open (exit 0), or -errno. */
 	int (*start)(void *ctx, struct engine *engine);

@@ -377,6 +377,7 @@ int divert_loop(struct divert_io *io, const struct config *cfg)
 	const struct daemon_adapter adapter = {
 		.ctx = &r,
 		.emit = divert_emit,
+		.emit_ctx = &r,
 		.start = divert_start,
 		.wait = divert_wait,
 		.receive = divert_receive,

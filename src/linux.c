@@ -296,6 +296,7 @@ static int packet_path(const struct config *cfg, pid_t parent, uid_t uid, gid_t 
 	const struct daemon_adapter adapter = {
 		.ctx = &p,
 		.emit = nfqueue_emit,
+		.emit_ctx = &p.q,
 		.start = packet_path_start,
 		.wait = packet_path_wait,
 		.receive = packet_path_receive,

@@ -656,6 +656,7 @@ int windivert_run(const struct config *cfg, unsigned open_retry_s, void (*ready)
 	struct daemon_adapter adapter = {
 		.ctx = w,
 		.emit = emit,
+		.emit_ctx = w,
 		.start = adapter_start,
 		.wait = adapter_wait,
 		.receive = adapter_receive,

@@ -133,7 +133,7 @@ static void fake_close(void *ctx)
 }
 
 static const struct daemon_adapter fake_adapter = {
-	NULL, fake_emit, fake_start, fake_wait, fake_receive, fake_flush, fake_stop_receiving, fake_report_errors,
+	NULL, fake_emit, NULL, fake_start, fake_wait, fake_receive, fake_flush, fake_stop_receiving, fake_report_errors,
 	fake_save, fake_close,
 };
 
@@ -148,6 +148,7 @@ static int run_fake(struct config *cfg, struct fake *f, const struct step *steps
 	f->steps = steps;
 	f->nsteps = nsteps;
 	a.ctx = f;
+	a.emit_ctx = f;
 	if (!with_save)
 		a.save_stats = NULL;
 	logbuf[0] = 0;     /* a stream nothing is written to leaves the buffer as it was */
