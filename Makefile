@@ -19,8 +19,14 @@ BASE_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARNINGS) -fno-strict-aliasing
 HARDEN = -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
 HARDEN_LD = -pie -Wl,-z,relro,-z,now
 
-# file-posix: file.h for every build but Windows (file-windows, below).
-CORE = packet flow reasm tls split hold hostlist engine stats config log pcapio doctor file-posix
+# Each source list once. ENGINE: the portable engine (no I/O, no clock), the
+# part fuzzed and benchmarked. STATS: the counters and their file (file.h:
+# file-posix for every build but Windows, which takes file-windows, below).
+# CORE: what every daemon and the unit tests share: the daemon loop, the
+# command line, offline mode, doctor's lines and the probe.
+ENGINE = packet flow reasm tls split hold hostlist engine
+STATS = stats file-posix
+CORE = $(ENGINE) $(STATS) daemon config log pcapio doctor
 # `hellosplit probe`. Static glibc has no name resolver (see STATIC_LD): the
 # static builds take probe-resolve-static (addresses only, --ip). A Windows
 # build takes probe-windows (link -lws2_32) instead of both probe-posix files.
@@ -59,7 +65,7 @@ $(OUT)/hellosplit: $(SRC) $(HDR) Makefile
 
 # ---- benchmarks (not run by make check)
 
-BENCH_CORE = $(addprefix src/,$(addsuffix .c,packet flow reasm tls split hold hostlist engine stats file-posix))
+BENCH_CORE = $(addprefix src/,$(addsuffix .c,$(ENGINE) $(STATS)))
 
 build/bench/hsclient: bench/hsclient.c bench/bench.h
 	@mkdir -p build/bench
@@ -252,7 +258,7 @@ include tests/windows/windows.mk
 windows: build/windows/hellosplit.exe
 
 windows-check: build/windows/hellosplit.exe build/windows/unit.exe build/windows-test/hellosplit-hooks.exe \
-		$(FAKE_WINDIVERT_DLL)
+		$(FAKE_WINDIVERT_DLL) $(WINTEST_SVC_CONTROL)
 	$(MAKE) STATIC= build/hellosplit
 	tests/windows/run.sh
 
@@ -278,7 +284,7 @@ endif
 
 FUZZ_CC = clang
 FUZZ_HARNESSES = packet tls split engine
-FUZZ_CORE = $(addprefix src/,$(addsuffix .c,packet flow reasm tls split hold hostlist engine))
+FUZZ_CORE = $(addprefix src/,$(addsuffix .c,$(ENGINE)))
 FUZZ_DEPS = $(FUZZ_CORE) $(HDR) tests/fuzz/fuzz.h tests/fuzz/ref_packet.h tests/unit/vectors.h \
 	tests/fuzz/coverage-ignore.txt Makefile
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARNINGS) -g -O1 -fno-omit-frame-pointer -Isrc -Itests/fuzz

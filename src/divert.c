@@ -220,11 +220,12 @@ void divert_io_close(struct divert_io *io)
 	io->fd = -1;
 }
 
-/* ---- the loop: the same on FreeBSD and in the stand-in tests */
+/* ---- the adapter of daemon_loop: the same on FreeBSD and in the stand-in tests */
 
 struct divert_run {
 	struct divert_io *io;
 	struct engine *engine;
+	sigset_t wait_mask;
 	uint64_t send_errors;
 	int last_send_errno;
 };
@@ -241,10 +242,11 @@ static void on_signal(int sig)
 		stop_signal = sig;
 }
 
-static uint64_t now_ms(void)
+static uint64_t now_ms(void *ctx)
 {
 	struct timespec ts;
 
+	(void)ctx;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
@@ -292,24 +294,66 @@ static void divert_emit(void *ctx, const uint8_t *pkt, uint32_t len, const void 
 	send_back(ctx, pkt, len, &addr);
 }
 
+static int divert_start(void *ctx, struct engine *e)
+{
+	struct divert_run *r = ctx;
+
+	r->engine = e;
+	signals_setup(&r->wait_mask);
+	return 0;
+}
+
+static int divert_wait(void *ctx, uint32_t timeout_ms)
+{
+	struct divert_run *r = ctx;
+	struct pollfd pfd = {r->io->fd, POLLIN, 0};
+	struct timespec ts = {(time_t)(timeout_ms / 1000), (long)(timeout_ms % 1000) * 1000000L};
+	int events = 0;
+
+	if (ppoll(&pfd, 1, &ts, &r->wait_mask) < 0 && errno != EINTR) {
+		int e = errno;
+
+		log_error("poll failed: %s.", strerror(e));
+		return -e;
+	}
+	if (pfd.revents)
+		events |= DAEMON_PACKETS;
+	if (stats_signal)
+		events |= DAEMON_PRINT_STATS;
+	if (reload_signal)
+		events |= DAEMON_RELOAD;
+	if (stop_signal)
+		events |= DAEMON_STOP;
+	stats_signal = reload_signal = 0;
+	return events;
+}
+
 /* Reads up to DIVERT_BURST packets; each goes back at once unless the engine
  * keeps it. ENGINE_DONE needs nothing here: the pf/ipfw rules decide what is
- * diverted (dist/freebsd/INSTALL.md). Returns 0 or -errno. */
-static int receive_burst(struct divert_run *r, uint8_t *buf)
+ * diverted (dist/freebsd/INSTALL.md). Returns 0, 1 when the stand-in closed
+ * its end, or -errno. */
+static int divert_receive(void *ctx, uint64_t now)
 {
+	static uint8_t buf[DIVERT_PACKET_MAX];
+	struct divert_run *r = ctx;
 	union divert_packet_meta meta;
 	int i, n;
 
 	memset(&meta, 0, sizeof(meta));
 	for (i = 0; i < DIVERT_BURST; i++) {
-		uint64_t now;
-
 		n = r->io->recv(r->io, buf, DIVERT_PACKET_MAX, &meta.addr);
 		if (n == -EAGAIN)
 			return 0;
-		if (n < 0)
+		if (n == -EPIPE) {
+			log_info("the divert stand-in closed its end; stopping.");
+			return 1;
+		}
+		if (n < 0) {
+			log_error("reading the divert socket failed: %s.", strerror(-n));
 			return n;
-		now = now_ms();
+		}
+		if (i)
+			now = now_ms(NULL);
 		if (engine_next_timeout(r->engine, now) == 0)
 			engine_tick(r->engine, now);   /* timeouts due before this packet go first */
 		if (!(engine_packet(r->engine, buf, (size_t)n, &meta, now) & ENGINE_STOLEN))
@@ -318,91 +362,30 @@ static int receive_burst(struct divert_run *r, uint8_t *buf)
 	return 0;
 }
 
-/* The counters to stderr and, with --stats-json, to the file. */
-static void report(const struct config *cfg, const struct divert_run *r, uint64_t start)
+static void divert_report_errors(void *ctx)
 {
-	double uptime = (double)(now_ms() - start) / 1000;
-	int err;
+	struct divert_run *r = ctx;
 
-	stats_print(stderr, engine_stats(r->engine), uptime);
-	if (cfg->stats_json && (err = stats_save_json(cfg->stats_json, engine_stats(r->engine), uptime)) != 0)
-		log_error("cannot write '%s': %s.", cfg->stats_json, strerror(-err));
+	if (r->send_errors)
+		log_error("%llu packets could not be sent back into the kernel (last error: %s).",
+			  (unsigned long long)r->send_errors, strerror(r->last_send_errno));
 }
 
 int divert_loop(struct divert_io *io, const struct config *cfg)
 {
-	static uint8_t buf[DIVERT_PACKET_MAX];
-	struct divert_run r = {io, NULL, 0, 0};
-	struct hostlists lists;
-	uint64_t start = now_ms(), next_stats;
-	sigset_t wait_mask;
-	int rc = 0, err;
+	struct divert_run r = {.io = io};
+	const struct daemon_adapter adapter = {
+		.ctx = &r,
+		.emit = divert_emit,
+		.emit_ctx = &r,
+		.start = divert_start,
+		.wait = divert_wait,
+		.receive = divert_receive,
+		.report_errors = divert_report_errors,
+	};
+	const struct daemon_clock clock = {now_ms, NULL};
 
-	r.engine = engine_create(&cfg->engine, divert_emit, &r);
-	if (!r.engine) {
-		log_error("out of memory creating the engine (--max-flows %u, --max-buffer %u).", cfg->engine.max_flows,
-			  cfg->engine.max_buffer);
-		return 1;
-	}
-	engine_set_logger(r.engine, log_flow_event, NULL);
-	if (hostlists_load(&lists, cfg->hostlist, cfg->hostlist_exclude, stderr)) {
-		engine_destroy(r.engine);
-		return 1;
-	}
-	engine_use_hostlists(r.engine, &lists);
-	signals_setup(&wait_mask);
-	next_stats = cfg->stats_interval_s ? start + cfg->stats_interval_s * 1000ull : UINT64_MAX;
-	while (!stop_signal) {
-		struct pollfd pfd = {io->fd, POLLIN, 0};
-		uint64_t now = now_ms();
-		uint32_t wait = engine_next_timeout(r.engine, now);
-		struct timespec ts;
-
-		if (wait > 1000)
-			wait = 1000;   /* idle-flow GC about once a second */
-		if (next_stats != UINT64_MAX && next_stats < now + wait)
-			wait = next_stats > now ? (uint32_t)(next_stats - now) : 0;
-		ts.tv_sec = wait / 1000;
-		ts.tv_nsec = (long)(wait % 1000) * 1000000L;
-		if (ppoll(&pfd, 1, &ts, &wait_mask) < 0 && errno != EINTR) {
-			log_error("poll failed: %s.", strerror(errno));
-			rc = 1;
-			break;
-		}
-		if (pfd.revents && (err = receive_burst(&r, buf)) != 0) {
-			if (err == -EPIPE) {
-				log_info("the divert stand-in closed its end; stopping.");
-			} else {
-				log_error("reading the divert socket failed: %s.", strerror(-err));
-				rc = 1;
-			}
-			break;
-		}
-		now = now_ms();
-		engine_tick(r.engine, now);
-		if (stats_signal) {
-			stats_signal = 0;
-			stats_print(stderr, engine_stats(r.engine), (double)(now - start) / 1000);
-		}
-		if (reload_signal) {          /* flows in progress are kept */
-			reload_signal = 0;
-			if ((lists.include_path || lists.exclude_path) && hostlists_reload(&lists, stderr))
-				log_error("reloading the host lists failed; the old ones stay in use.");
-			engine_use_hostlists(r.engine, &lists);
-		}
-		if (now >= next_stats) {
-			report(cfg, &r, start);
-			next_stats = now + cfg->stats_interval_s * 1000ull;
-		}
-	}
-	engine_release_all(r.engine);   /* held packets go back before the socket closes */
-	if (r.send_errors)
-		log_error("%llu packets could not be sent back into the kernel (last error: %s).",
-			  (unsigned long long)r.send_errors, strerror(r.last_send_errno));
-	report(cfg, &r, start);
-	engine_destroy(r.engine);
-	hostlists_free(&lists);
-	return rc;
+	return daemon_loop(cfg, &adapter, &clock);
 }
 
 int daemon_run(const struct config *cfg)

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include "config.h"
-#include "daemon.h"
 #include "doctor.h"
 #include "nfqueue.h"
 #include "rules.h"

@@ -7,7 +7,6 @@
 #include <string.h>
 
 #include "config.h"
-#include "daemon.h"
 #include "doctor.h"
 #include "windivert.h"
 #include "windows-util.h"

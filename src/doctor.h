@@ -12,4 +12,9 @@ void doctor_ok(const char *what);
 void doctor_problem(struct doctor *d, const char *what, const char *fix);
 void doctor_note(const char *what);
 
+/* `hellosplit doctor [OPTIONS]`: checks this machine, one line each with a
+ * fix. Returns 0 when all is good, 1 when problems were listed, 2 on usage.
+ * Defined by the platform's doctor-*.c (divert.c on FreeBSD). */
+int doctor_main(int argc, char **argv);
+
 #endif

@@ -27,10 +27,11 @@
 
 #define STATS_LINE_MAX 2048
 
-static uint64_t now_ms(void)
+static uint64_t now_ms(void *ctx)
 {
 	struct timespec ts;
 
+	(void)ctx;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
@@ -148,7 +149,17 @@ static int drop_privileges(uid_t uid, gid_t gid)
 	return 0;
 }
 
-/* ---- the packet path (child) */
+/* ---- the packet path (child): the adapter of daemon_loop over nfqueue */
+
+struct packet_path {
+	struct nfqueue q;
+	const struct config *cfg;
+	pid_t parent;
+	uid_t uid;
+	gid_t gid;
+	int ready_fd, stats_fd, signal_fd;
+	int queue_open;
+};
 
 static int child_signals(void)
 {
@@ -164,33 +175,20 @@ static int child_signals(void)
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-static void send_stats(int fd, const struct stats *s, double uptime)
+static void send_stats(void *ctx, const struct stats *s, double uptime)
 {
+	struct packet_path *p = ctx;
 	char line[STATS_LINE_MAX];
 	FILE *f = fmemopen(line, sizeof(line), "w");
 	long n;
 
-	if (fd < 0 || !f)
+	if (p->stats_fd < 0 || !f)
 		return;
 	stats_write_json(f, s, uptime);
 	n = ftell(f);
 	fclose(f);
-	if (n > 0 && write(fd, line, (size_t)n) < 0)
+	if (n > 0 && write(p->stats_fd, line, (size_t)n) < 0)
 		log_error("passing stats to the parent failed: %s.", strerror(errno));
-}
-
-/* SIGHUP: the host lists are read again; flows in progress are kept. The
- * files must be readable by --user. */
-static void reload_hostlists(struct engine *e, struct hostlists *lists)
-{
-	if (!lists->include_path && !lists->exclude_path)
-		return;
-	if (hostlists_reload(lists, stderr)) {
-		log_error("reloading the host lists failed; the old ones stay in use.");
-		return;
-	}
-	engine_use_hostlists(e, lists);
-	log_info("host lists reloaded: %u names to split, %u never.", lists->include.count, lists->exclude.count);
 }
 
 #define PACKET_NICE (-10)
@@ -216,10 +214,10 @@ static int keep_running(const struct signalfd_siginfo *si, pid_t parent, int sto
 static void drain(struct nfqueue *q, struct engine *e)
 {
 	struct pollfd pfd = {q->nl, POLLIN, 0};
-	uint64_t start = now_ms(), now;
+	uint64_t start = now_ms(NULL), now;
 
-	while (now_ms() - start < DRAIN_MAX_MS && poll(&pfd, 1, DRAIN_QUIET_MS) > 0) {
-		now = now_ms();
+	while (now_ms(NULL) - start < DRAIN_MAX_MS && poll(&pfd, 1, DRAIN_QUIET_MS) > 0) {
+		now = now_ms(NULL);
 		if (nfqueue_receive(q, now))
 			break;
 		engine_tick(e, now);
@@ -227,107 +225,136 @@ static void drain(struct nfqueue *q, struct engine *e)
 	}
 }
 
-static int packet_path(const struct config *cfg, pid_t parent, uid_t uid, gid_t gid, int ready_fd, int stats_fd)
+/* The queue is bound as root; then the process gives up root and tells the
+ * parent it is ready. Returns 0 or -errno (printed). */
+static int packet_path_start(void *ctx, struct engine *e)
 {
-	struct nfqueue q;
-	struct engine *e;
-	struct hostlists lists;
+	struct packet_path *p = ctx;
 	char err[512];
-	int sfd = child_signals(), running = 1, quiet = 0, rc = 0;
-	uint64_t start = now_ms(), next_stats;
+	int r;
 
-	e = engine_create(&cfg->engine, nfqueue_emit, &q);
-	if (!e || sfd < 0) {
-		log_error("out of memory creating the engine (--max-flows %u).", cfg->engine.max_flows);
-		return 1;
-	}
-	engine_set_logger(e, log_flow_event, NULL);
-	if (hostlists_load(&lists, cfg->hostlist, cfg->hostlist_exclude, stderr)) {
-		engine_destroy(e);
-		return 1;
-	}
-	engine_use_hostlists(e, &lists);
-	if (nfqueue_open(&q, (uint16_t)cfg->queue_num, cfg->fwmark, cfg->done_mark, err, sizeof(err))) {
+	if ((r = nfqueue_open(&p->q, (uint16_t)p->cfg->queue_num, p->cfg->fwmark, p->cfg->done_mark, err,
+			      sizeof(err))) != 0) {
 		log_error("%s", err);
-		hostlists_free(&lists);
-		engine_destroy(e);
-		return 1;
+		return r;
 	}
-	q.engine = e;
+	p->queue_open = 1;
+	p->q.engine = e;
 	/* Each new connection waits for this process to wake up: let the
 	 * scheduler run it first (measured: +3.5 % TLS handshakes/s on a busy
 	 * 2-core box). It sleeps when no packet comes. */
 	errno = 0;
 	if (getpriority(PRIO_PROCESS, 0) > PACKET_NICE && errno == 0 && setpriority(PRIO_PROCESS, 0, PACKET_NICE))
 		log_info("could not raise the packet process's priority: %s.", strerror(errno));
-	if (drop_privileges(uid, gid)) {
-		log_error("dropping privileges to uid %u gid %u failed: %s.", (unsigned)uid, (unsigned)gid,
-			  strerror(errno));
-		rc = 1;
-		goto out;
+	if ((r = drop_privileges(p->uid, p->gid)) != 0) {
+		log_error("dropping privileges to uid %u gid %u failed: %s.", (unsigned)p->uid, (unsigned)p->gid,
+			  strerror(-r));
+		return r;
 	}
 	/* After the uid change, which clears it: if the parent dies, stop. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
-	if (getppid() != parent || write(ready_fd, "R", 1) != 1) {
-		rc = 1;
-		goto out;
-	}
-	next_stats = cfg->stats_interval_s ? start + cfg->stats_interval_s * 1000ull : UINT64_MAX;
-	while (running) {
-		struct pollfd pfd[2] = {{q.nl, POLLIN, 0}, {sfd, POLLIN, 0}};
-		uint64_t now = now_ms();
-		uint32_t wait = engine_next_timeout(e, now);
-		struct signalfd_siginfo si;
+	if (getppid() != p->parent || write(p->ready_fd, "R", 1) != 1)
+		return -EPIPE;      /* the parent is gone: nobody to tell */
+	return 0;           /* ready_fd stays open: a stop is asked through it */
+}
 
-		if (wait > 1000)
-			wait = 1000;
-		if (next_stats != UINT64_MAX && next_stats - now < wait)
-			wait = next_stats > now ? (uint32_t)(next_stats - now) : 0;
-		if (poll(pfd, 2, (int)wait) < 0 && errno != EINTR) {
-			log_error("poll failed: %s.", strerror(errno));
-			rc = 1;
-			break;
-		}
-		now = now_ms();
-		if ((pfd[0].revents & POLLIN) && nfqueue_receive(&q, now)) {
-			log_error("reading the queue failed: %s.", strerror(errno));
-			rc = 1;
-			break;
-		}
-		engine_tick(e, now);
-		nfqueue_flush(&q);
-		while ((pfd[1].revents & POLLIN) && read(sfd, &si, sizeof(si)) == sizeof(si)) {
-			if (si.ssi_signo == SIGUSR1)
-				stats_print(stderr, engine_stats(e), (double)(now - start) / 1000);
-			else if (si.ssi_signo == SIGHUP)
-				reload_hostlists(e, &lists);
-			else if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM)
-				running = keep_running(&si, parent, ready_fd);
-			else if (si.ssi_signo == SIGUSR2)      /* the parent gave up starting */
-				running = 0, quiet = 1;
-		}
-		if (now >= next_stats) {
-			stats_print(stderr, engine_stats(e), (double)(now - start) / 1000);
-			send_stats(stats_fd, engine_stats(e), (double)(now - start) / 1000);
-			next_stats = now + cfg->stats_interval_s * 1000ull;
-		}
+static int packet_path_wait(void *ctx, uint32_t timeout_ms)
+{
+	struct packet_path *p = ctx;
+	struct pollfd pfd[2] = {{p->q.nl, POLLIN, 0}, {p->signal_fd, POLLIN, 0}};
+	struct signalfd_siginfo si;
+	int events = 0;
+
+	if (poll(pfd, 2, (int)timeout_ms) < 0 && errno != EINTR) {
+		int e = errno;
+
+		log_error("poll failed: %s.", strerror(e));
+		return -e;
 	}
-	drain(&q, e);
-out:
-	engine_release_all(e);      /* held packets leave before the queue closes */
-	nfqueue_flush(&q);
-	if (q.inject_errors)
-		log_error("%llu packets could not be injected (last error: %s).", (unsigned long long)q.inject_errors,
-			  strerror(q.last_inject_errno));
-	/* A start that failed ends with the parent's one-line reason, not stats. */
-	if (!quiet)
-		stats_print(stderr, engine_stats(e), (double)(now_ms() - start) / 1000);
-	send_stats(stats_fd, engine_stats(e), (double)(now_ms() - start) / 1000);
-	nfqueue_close(&q);
-	close(ready_fd);
-	engine_destroy(e);
-	hostlists_free(&lists);
-	return rc;
+	if (pfd[0].revents & POLLIN)
+		events |= DAEMON_PACKETS;
+	while ((pfd[1].revents & POLLIN) && read(p->signal_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGUSR1)
+			events |= DAEMON_PRINT_STATS;
+		else if (si.ssi_signo == SIGHUP)     /* the files must be readable by --user */
+			events |= DAEMON_RELOAD;
+		else if ((si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) &&
+			 !keep_running(&si, p->parent, p->ready_fd))
+			events |= DAEMON_STOP;
+		else if (si.ssi_signo == SIGUSR2)      /* the parent gave up starting */
+			events |= DAEMON_STOP_QUIET;
+	}
+	return events;
+}
+
+static int packet_path_receive(void *ctx, uint64_t now)
+{
+	struct packet_path *p = ctx;
+	int r = nfqueue_receive(&p->q, now);
+
+	if (r)
+		log_error("reading the queue failed: %s.", strerror(-r));
+	return r;
+}
+
+static void packet_path_flush(void *ctx)
+{
+	nfqueue_flush(&((struct packet_path *)ctx)->q);
+}
+
+static void packet_path_stop_receiving(void *ctx)
+{
+	struct packet_path *p = ctx;
+
+	drain(&p->q, p->q.engine);
+}
+
+static void packet_path_report_errors(void *ctx)
+{
+	struct packet_path *p = ctx;
+
+	if (p->q.inject_errors)
+		log_error("%llu packets could not be injected (last error: %s).", (unsigned long long)p->q.inject_errors,
+			  strerror(p->q.last_inject_errno));
+}
+
+static void packet_path_close(void *ctx)
+{
+	struct packet_path *p = ctx;
+
+	if (p->queue_open)
+		nfqueue_close(&p->q);
+	p->queue_open = 0;
+	if (p->ready_fd >= 0)
+		close(p->ready_fd);
+	p->ready_fd = -1;
+}
+
+static int packet_path(const struct config *cfg, pid_t parent, uid_t uid, gid_t gid, int ready_fd, int stats_fd)
+{
+	struct packet_path p = {.cfg = cfg, .parent = parent, .uid = uid, .gid = gid, .ready_fd = ready_fd,
+				.stats_fd = stats_fd};
+	const struct daemon_adapter adapter = {
+		.ctx = &p,
+		.emit = nfqueue_emit,
+		.emit_ctx = &p.q,
+		.start = packet_path_start,
+		.wait = packet_path_wait,
+		.receive = packet_path_receive,
+		.flush = packet_path_flush,
+		.stop_receiving = packet_path_stop_receiving,
+		.report_errors = packet_path_report_errors,
+		.save_stats = send_stats,
+		.close = packet_path_close,
+	};
+	const struct daemon_clock clock = {now_ms, NULL};
+
+	p.signal_fd = child_signals();
+	if (p.signal_fd < 0) {
+		log_error("cannot set up the signals of the packet process: %s.", strerror(errno));
+		return 1;
+	}
+	return daemon_loop(cfg, &adapter, &clock);
 }
 
 /* ---- the parent: rules, signals, stats file */

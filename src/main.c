@@ -5,6 +5,7 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "doctor.h"
 #include "log.h"
 #include "pcapio.h"
 #include "probe.h"

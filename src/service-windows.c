@@ -409,7 +409,8 @@ static void report(DWORD state, DWORD exit_code, DWORD wait_hint)
 {
 	status.dwServiceType = SERVICE_WIN32_OWN_PROCESS;
 	status.dwCurrentState = state;
-	status.dwControlsAccepted = state == SERVICE_RUNNING ? SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN : 0;
+	status.dwControlsAccepted =
+		state == SERVICE_RUNNING ? SERVICE_ACCEPT_STOP | SERVICE_ACCEPT_SHUTDOWN | SERVICE_ACCEPT_PARAMCHANGE : 0;
 	status.dwWin32ExitCode = exit_code ? ERROR_SERVICE_SPECIFIC_ERROR : NO_ERROR;
 	status.dwServiceSpecificExitCode = exit_code;
 	status.dwWaitHint = wait_hint;
@@ -430,6 +431,9 @@ static DWORD WINAPI control_handler(DWORD control, DWORD type, void *data, void 
 	case SERVICE_CONTROL_SHUTDOWN:
 		report(SERVICE_STOP_PENDING, 0, 5000);
 		windivert_stop();              /* the loop releases the held packets, then ends */
+		return NO_ERROR;
+	case SERVICE_CONTROL_PARAMCHANGE:   /* sc control hellosplit paramchange */
+		windivert_reload();            /* the host lists are read again; flows in progress are kept */
 		return NO_ERROR;
 	case SERVICE_CONTROL_INTERROGATE:
 		return NO_ERROR;

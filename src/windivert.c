@@ -39,11 +39,18 @@ struct windivert {
 	uint32_t tx_len, tx_count;
 	uint64_t send_errors;
 	DWORD last_send_error;
+	int stopping;                           /* shut down for receiving: draining what was queued */
+	uint64_t stop_deadline;
+	const struct config *cfg;
+	const char *filter;
+	unsigned open_retry_s;
+	void (*ready)(void *ctx);
+	void *ready_ctx;
 	uint8_t rx[RX_SIZE];
 	uint8_t tx[TX_SIZE];
 };
 
-static HANDLE stop_event, done_event;
+static HANDLE stop_event, done_event, reload_event;
 
 /* ---- loading WinDivert.dll */
 
@@ -305,7 +312,9 @@ int windivert_stop_init(void)
 		stop_event = CreateEventW(NULL, TRUE, FALSE, NULL);
 	if (!done_event)
 		done_event = CreateEventW(NULL, TRUE, FALSE, NULL);
-	return stop_event && done_event ? 0 : -1;
+	if (!reload_event)
+		reload_event = CreateEventW(NULL, FALSE, FALSE, NULL);   /* auto-reset: one reload per request */
+	return stop_event && done_event && reload_event ? 0 : -1;
 }
 
 void windivert_stop(void)
@@ -314,15 +323,18 @@ void windivert_stop(void)
 		SetEvent(stop_event);
 }
 
-HANDLE windivert_done_event(void)
+void windivert_reload(void)
 {
-	return done_event;
+	if (reload_event)
+		SetEvent(reload_event);
 }
 
 /* ---- sending */
 
-static void flush(struct windivert *w)
+static void flush(void *ctx)
 {
+	struct windivert *w = ctx;
+
 	if (!w->tx_count)
 		return;
 	if (!w->api.WinDivertSendEx(w->handle, w->tx, w->tx_len, NULL, 0, w->tx_addr,
@@ -423,9 +435,11 @@ static DWORD start_receive(struct windivert *w)
 	return GetLastError();
 }
 
-/* Waits for the pending receive to end (after a cancel). */
-static void abandon_receive(struct windivert *w)
+/* Before the held packets are released: the pending receive is cancelled
+ * and waited for. */
+static void abandon_receive(void *ctx)
 {
+	struct windivert *w = ctx;
 	DWORD n;
 
 	if (!w->receiving)
@@ -435,13 +449,7 @@ static void abandon_receive(struct windivert *w)
 	w->receiving = 0;
 }
 
-/* ---- the loop */
-
-static void save_stats(const struct config *cfg, const struct engine *e, double uptime)
-{
-	if (cfg->stats_json && stats_save_json(cfg->stats_json, engine_stats(e), uptime))
-		log_error("cannot write '%s': %s.", cfg->stats_json, strerror(errno));
-}
+/* ---- the adapter of daemon_loop */
 
 static void log_win32(const char *what, DWORD code)
 {
@@ -451,9 +459,10 @@ static void log_win32(const char *what, DWORD code)
 }
 
 /* The pending receive ended: its packets go through the engine. Returns 0,
- * 1 when shut down and drained, -1 on an error (printed). */
-static int finish_receive(struct windivert *w, uint64_t now, int stopping)
+ * 1 when shut down and drained, -EIO on an error (printed). */
+static int adapter_receive(void *ctx, uint64_t now)
 {
+	struct windivert *w = ctx;
 	DWORD bytes, code;
 
 	if (GetOverlappedResult(w->handle, &w->ov, &bytes, FALSE)) {
@@ -465,69 +474,68 @@ static int finish_receive(struct windivert *w, uint64_t now, int stopping)
 	if (code == ERROR_IO_INCOMPLETE)
 		return 0;
 	w->receiving = 0;
-	if (code == ERROR_NO_DATA && stopping)
+	if (code == ERROR_NO_DATA && w->stopping)
 		return 1;
 	if (code == ERROR_INSUFFICIENT_BUFFER) {   /* cannot happen below WINDIVERT_MTU_MAX; TCP retransmits */
 		log_error("a packet larger than the %u-byte receive buffer was dropped.", RX_SIZE);
 		return 0;
 	}
 	log_win32("receiving from WinDivert", code);
-	return -1;
+	return -EIO;
 }
 
-/* Returns the exit code. */
-static int loop(struct windivert *w, const struct config *cfg, uint64_t start)
+/* A stop shuts the handle down for receiving; the packets already queued
+ * still come, then ERROR_NO_DATA ends the loop (or STOP_DRAIN_MS does). */
+static int adapter_wait(void *ctx, uint32_t timeout_ms)
 {
-	uint64_t next_stats = cfg->stats_interval_s ? start + cfg->stats_interval_s * 1000ull : UINT64_MAX;
-	uint64_t stop_deadline = 0;
-	int stopping = 0, r;
+	struct windivert *w = ctx;
+	HANDLE events[3] = {w->ov.hEvent, stop_event, reload_event};
+	uint64_t now;
+	DWORD code, woke;
 
-	for (;;) {
-		HANDLE events[2] = {w->ov.hEvent, stop_event};
-		uint64_t now = windows_now_ms();
-		uint32_t wait = engine_next_timeout(w->engine, now);
-		DWORD code, woke;
-
-		if (!w->receiving && (code = start_receive(w)) != 0) {
-			if (code == ERROR_NO_DATA && stopping)
-				return 0;               /* shut down and drained */
-			log_win32("receiving from WinDivert", code);
-			return 1;
-		}
-		if (wait > 1000)
-			wait = 1000;
-		if (next_stats != UINT64_MAX && next_stats - now < wait)
-			wait = next_stats > now ? (uint32_t)(next_stats - now) : 0;
-		woke = WaitForMultipleObjects(stopping ? 1 : 2, events, FALSE, wait);
-		now = windows_now_ms();
-		if (woke == WAIT_OBJECT_0 && (r = finish_receive(w, now, stopping)) != 0)
-			return r > 0 ? 0 : 1;
-		if (woke == WAIT_OBJECT_0 + 1) {
-			/* Packets already queued still come; then ERROR_NO_DATA ends the loop. */
-			stopping = 1;
-			stop_deadline = now + STOP_DRAIN_MS;
-			if (!w->api.WinDivertShutdown(w->handle, WINDIVERT_SHUTDOWN_RECV)) {
-				log_win32("WinDivertShutdown", GetLastError());
-				return 0;
-			}
-		}
-		if (woke == WAIT_FAILED) {
-			log_win32("waiting for packets", GetLastError());
-			return 1;
-		}
-		engine_tick(w->engine, now);
-		flush(w);
-		if (now >= next_stats) {
-			stats_print(log_stream(), engine_stats(w->engine), (double)(now - start) / 1000);
-			save_stats(cfg, w->engine, (double)(now - start) / 1000);
-			next_stats = now + cfg->stats_interval_s * 1000ull;
-		}
-		if (stopping && now >= stop_deadline) {
+	if (!w->receiving && (code = start_receive(w)) != 0) {
+		if (code == ERROR_NO_DATA && w->stopping)
+			return DAEMON_STOP;               /* shut down and drained */
+		log_win32("receiving from WinDivert", code);
+		return -EIO;
+	}
+	now = windows_now_ms();
+	if (w->stopping) {
+		if (now >= w->stop_deadline) {
 			log_error("WinDivert did not end the receive within %u ms of the shutdown; closing.",
 				  STOP_DRAIN_MS);
-			return 0;
+			return DAEMON_STOP;
 		}
+		if (timeout_ms > w->stop_deadline - now)
+			timeout_ms = (uint32_t)(w->stop_deadline - now);
 	}
+	woke = WaitForMultipleObjects(w->stopping ? 1 : 3, events, FALSE, timeout_ms);
+	if (woke == WAIT_OBJECT_0)
+		return DAEMON_PACKETS;
+	if (woke == WAIT_OBJECT_0 + 1) {
+		w->stopping = 1;
+		w->stop_deadline = now + STOP_DRAIN_MS;
+		if (!w->api.WinDivertShutdown(w->handle, WINDIVERT_SHUTDOWN_RECV)) {
+			log_win32("WinDivertShutdown", GetLastError());
+			return DAEMON_STOP;
+		}
+		return 0;
+	}
+	if (woke == WAIT_OBJECT_0 + 2)
+		return DAEMON_RELOAD;
+	if (woke == WAIT_FAILED) {
+		log_win32("waiting for packets", GetLastError());
+		return -EIO;
+	}
+	return 0;
+}
+
+static void adapter_report_errors(void *ctx)
+{
+	struct windivert *w = ctx;
+
+	if (w->send_errors)
+		log_error("%llu packets could not be sent.", (unsigned long long)w->send_errors);
 }
 
 static int check_version(struct windivert *w)
@@ -590,15 +598,76 @@ static int open_handle(struct windivert *w, const char *filter, unsigned retry_s
 	}
 }
 
+/* Loads WinDivert.dll and opens the handle. Returns 0, 1 when a stop came
+ * while waiting for the Base Filtering Engine, or -EIO (printed). */
+static int adapter_start(void *ctx, struct engine *e)
+{
+	struct windivert *w = ctx;
+	char err[2048];
+
+	w->engine = e;
+	w->ov.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL);
+	if (!w->ov.hEvent) {
+		log_win32("creating an event", GetLastError());
+		return -EIO;
+	}
+	if (windivert_load(&w->api, err, sizeof(err))) {
+		log_error("%s.", err);
+		return -EIO;
+	}
+	if (open_handle(w, w->filter, w->open_retry_s)) {
+		windivert_open_error(&w->api, GetLastError(), w->filter, w->cfg->filter_extra, err, sizeof(err));
+		log_error("%s", err);
+		return -EIO;
+	}
+	if (w->handle == INVALID_HANDLE_VALUE)         /* stopped while waiting */
+		return 1;
+	if (check_version(w) || set_queue(w, w->cfg))
+		return -EIO;
+	log_info("running with filter \"%s\". Ctrl-C stops.", w->filter);
+	if (w->ready)
+		w->ready(w->ready_ctx);
+	return 0;
+}
+
+static void adapter_close(void *ctx)
+{
+	struct windivert *w = ctx;
+
+	if (w->handle != INVALID_HANDLE_VALUE)
+		w->api.WinDivertClose(w->handle);
+	w->handle = INVALID_HANDLE_VALUE;
+	if (w->ov.hEvent)
+		CloseHandle(w->ov.hEvent);
+	w->ov.hEvent = NULL;
+	windivert_unload(&w->api);         /* last: nothing of WinDivert.dll is used after it */
+}
+
+static uint64_t clock_now(void *ctx)
+{
+	(void)ctx;
+	return windows_now_ms();
+}
+
 int windivert_run(const struct config *cfg, unsigned open_retry_s, void (*ready)(void *ctx), void *ctx)
 {
 	struct windivert *w = calloc(1, sizeof(*w));
-	struct hostlists lists;
 	char filter[4096], err[2048];
-	uint64_t start = windows_now_ms();
-	int rc = 1;
+	struct daemon_adapter adapter = {
+		.ctx = w,
+		.emit = emit,
+		.emit_ctx = w,
+		.start = adapter_start,
+		.wait = adapter_wait,
+		.receive = adapter_receive,
+		.flush = flush,
+		.stop_receiving = abandon_receive,
+		.report_errors = adapter_report_errors,
+		.close = adapter_close,
+	};
+	const struct daemon_clock clock = {clock_now, NULL};
+	int rc;
 
-	memset(&lists, 0, sizeof(lists));
 	if (!w || windivert_stop_init()) {
 		log_error("out of memory.");
 		free(w);
@@ -617,51 +686,12 @@ int windivert_run(const struct config *cfg, unsigned open_retry_s, void (*ready)
 		free(w);
 		return 1;
 	}
-	if (hostlists_load(&lists, cfg->hostlist, cfg->hostlist_exclude, log_stream()))
-		goto out;
-	w->engine = engine_create(&cfg->engine, emit, w);
-	w->ov.hEvent = CreateEventW(NULL, TRUE, FALSE, NULL);
-	if (!w->engine || !w->ov.hEvent) {
-		log_error("out of memory creating the engine (--max-flows %u).", cfg->engine.max_flows);
-		goto out;
-	}
-	engine_set_logger(w->engine, log_flow_event, NULL);
-	engine_use_hostlists(w->engine, &lists);
-	if (windivert_load(&w->api, err, sizeof(err))) {
-		log_error("%s.", err);
-		goto out;
-	}
-	if (open_handle(w, filter, open_retry_s)) {
-		windivert_open_error(&w->api, GetLastError(), filter, cfg->filter_extra, err, sizeof(err));
-		log_error("%s", err);
-		goto out;
-	}
-	if (w->handle == INVALID_HANDLE_VALUE) {         /* stopped while waiting */
-		rc = 0;
-		goto out;
-	}
-	if (check_version(w) || set_queue(w, cfg))
-		goto out;
-	log_info("running with filter \"%s\". Ctrl-C stops.", filter);
-	if (ready)
-		ready(ctx);
-	rc = loop(w, cfg, start);
-	abandon_receive(w);
-	engine_release_all(w->engine);      /* held packets leave before the handle closes */
-	flush(w);
-	if (w->send_errors)
-		log_error("%llu packets could not be sent.", (unsigned long long)w->send_errors);
-	stats_print(log_stream(), engine_stats(w->engine), (double)(windows_now_ms() - start) / 1000);
-	save_stats(cfg, w->engine, (double)(windows_now_ms() - start) / 1000);
-out:
-	if (w->handle != INVALID_HANDLE_VALUE)
-		w->api.WinDivertClose(w->handle);
-	if (w->ov.hEvent)
-		CloseHandle(w->ov.hEvent);
-	windivert_unload(&w->api);         /* last: nothing of WinDivert.dll is used after it */
-	if (w->engine)
-		engine_destroy(w->engine);
-	hostlists_free(&lists);
+	w->cfg = cfg;
+	w->filter = filter;
+	w->open_retry_s = open_retry_s;
+	w->ready = ready;
+	w->ready_ctx = ctx;
+	rc = daemon_loop(cfg, &adapter, &clock);
 	free(w);
 	return rc;
 }

@@ -34,12 +34,13 @@ int windivert_filter(const struct config *cfg, char *out, size_t n, char *err, s
 void windivert_open_error(const struct windivert_api *api, unsigned long code, const char *filter,
 			  const char *extra, char *out, size_t n);
 
-/* Creates the stop event; call once before windivert_run or windivert_stop. */
+/* Creates the stop and reload events; call once before windivert_run, windivert_stop or windivert_reload. */
 int windivert_stop_init(void);
 /* Asks a running windivert_run to stop (any thread: console handler, service). */
 void windivert_stop(void);
-/* Set when windivert_run has released every held packet and closed the handle. */
-HANDLE windivert_done_event(void);
+/* Asks a running windivert_run to read the host lists again (the service's
+ * SERVICE_CONTROL_PARAMCHANGE: sc control hellosplit paramchange). */
+void windivert_reload(void);
 
 /* Opens WinDivert with the flags' filter and runs until windivert_stop():
  * then stops receiving, releases every held packet, prints the counters and

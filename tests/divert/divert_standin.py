@@ -286,6 +286,9 @@ def cmd_run(a):
     if a.usr1:
         time.sleep(0.1)
         child.send_signal(signal.SIGUSR1)
+    if a.hup:
+        time.sleep(0.1)
+        child.send_signal(signal.SIGHUP)
     time.sleep(a.linger_ms / 1000)
     if a.probe_file and not os.path.exists(a.probe_file):
         problems.append("%s was not written while the daemon ran (--stats-interval)" % a.probe_file)
@@ -407,6 +410,7 @@ def main():
     r.add_argument("--linger-ms", type=int, default=600, help="wait after the last packet, then SIGTERM")
     r.add_argument("--slow", type=float, default=1.0, help="stretch the capture's time by this factor")
     r.add_argument("--usr1", action="store_true", help="send SIGUSR1 once after the last packet")
+    r.add_argument("--hup", action="store_true", help="send SIGHUP once after the last packet")
     r.add_argument("--probe-file", help="must exist before SIGTERM")
     r.add_argument("--summary", help="write counts as JSON here")
     r.add_argument("--stderr", default="/dev/null")

@@ -23,7 +23,7 @@
 #     carries (checked by the stand-in);
 #   * count the same splits, segments and fail-opens as the offline run.
 # Also: collect timeouts, SIGTERM with a hello half received (held packets
-# come back unchanged), SIGUSR1 and --stats-interval, --divert-port, the
+# come back unchanged), SIGUSR1, SIGHUP and --stats-interval, --divert-port, the
 # error without a socket, the real FreeBSD socket code syntax-checked by
 # clang for FreeBSD 13 and 14, the rc.d script's logic (rcd_test.sh), and
 # controls that must go red.
@@ -241,6 +241,14 @@ if [[ -f $P/basic-eth.pcap ]]; then
         fi
     else
         fail "signals: $(head -3 "$TMP/sig.txt" | tr '\n' ' ')"
+    fi
+    printf 'www.example.com\n' >"$TMP/hosts.txt"
+    if "${STANDIN[@]}" run --bin "$BIN" --pcap "$P/basic-eth.pcap" --out "$TMP/hup.pcap" --stderr "$TMP/hup.err" \
+        --hup -- --hostlist "$TMP/hosts.txt" >"$TMP/hup.txt" 2>&1 &&
+        grep -q 'host lists reloaded: 1 names to split, 0 never' "$TMP/hup.err"; then
+        pass "signals: SIGHUP reads the host lists again"
+    else
+        fail "signals: SIGHUP: $(head -3 "$TMP/hup.txt" "$TMP/hup.err" | tr '\n' ' ')"
     fi
     if "${STANDIN[@]}" run --bin "$BIN" --pcap "$P/basic-eth.pcap" --out "$TMP/port.pcap" --port 8123 \
         -- --divert-port 8123 >"$TMP/port.txt" 2>&1; then

@@ -17,6 +17,7 @@ void test_stats(void);
 void test_hostlist(void);
 void test_clienthello(void);
 void test_probe(void);
+void test_daemon(void);
 
 int main(void)
 {
@@ -32,6 +33,7 @@ int main(void)
 	test_hostlist();
 	test_clienthello();
 	test_probe();
+	test_daemon();
 	printf("%d passed, %d failed\n", test_passed, test_failed);
 	return test_failed ? 1 : 0;
 }

@@ -33,6 +33,7 @@ EXE=$ROOT/build/windows/hellosplit.exe
 UNIT=$ROOT/build/windows/unit.exe
 HOOKS=$ROOT/build/windows-test/hellosplit-hooks.exe
 FAKE=$ROOT/build/windows-test/WinDivert.dll
+SVCCTL=$ROOT/build/windows-test/svc_control.exe
 JOBS=2
 START=$SECONDS
 PASSED=0
@@ -57,9 +58,9 @@ if [[ -n $missing ]]; then
 fi
 if [[ ${1:-} != --no-build ]]; then
     make -s -C "$ROOT" build/windows/hellosplit.exe build/windows/unit.exe build/windows-test/hellosplit-hooks.exe \
-        build/windows-test/WinDivert.dll build/hellosplit >/dev/null || { fail "build"; finish; }
+        build/windows-test/WinDivert.dll build/windows-test/svc_control.exe build/hellosplit >/dev/null || { fail "build"; finish; }
 fi
-for f in "$LINUX" "$EXE" "$UNIT" "$HOOKS" "$FAKE"; do
+for f in "$LINUX" "$EXE" "$UNIT" "$HOOKS" "$FAKE" "$SVCCTL"; do
     [[ -f $f ]] || { fail "$f is missing (make windows-check builds it)"; finish; }
 done
 
@@ -509,6 +510,15 @@ wine sc query hellosplit 2>/dev/null | tr -d '\r' >"$SVC/query2.txt"
 svc_env_clear
 wt_wait_for "$SVC/fake.log" 'replay finished' 20
 sleep 0.5
+# SERVICE_CONTROL_PARAMCHANGE (sc control hellosplit paramchange) reads the host lists again
+printf 'www.blocked.example\nreload.example\n' >"$TMP/hosts.txt"
+wt_run 30 "$SVC/param.out" "$SVC/param.err" "$SVCCTL" hellosplit paramchange
+RC=$?
+if [[ $RC -eq 0 ]] && wt_wait_for "$DATA/hellosplit.log" 'host lists reloaded: 2 names to split, 0 never' 10; then
+    pass "service paramchange: the host lists were read again (2 names now)"
+else
+    fail "service paramchange: exit $RC $(crlf "$SVC/param.err"); log: $(crlf "$DATA/hellosplit.log" | tail -3)"
+fi
 wt_run 30 "$SVC/stop.out" "$SVC/stop.err" "$APP/hellosplit.exe" service stop
 RC=$?
 wine sc query hellosplit 2>/dev/null | tr -d '\r' >"$SVC/query3.txt"

@@ -18,6 +18,8 @@ WINTEST_CFLAGS   ?= -std=c11 -O2 -Wall -Wextra -Werror
 
 FAKE_WINDIVERT_DLL  := $(WINTEST_BUILD)/WinDivert.dll
 FAKE_SELFTEST_EXE   := $(WINTEST_BUILD)/fake_selftest.exe
+# sends SERVICE_CONTROL_PARAMCHANGE (wine's sc has no `control`)
+WINTEST_SVC_CONTROL := $(WINTEST_BUILD)/svc_control.exe
 WINTEST_RUN_SELFTEST := $(WINTEST_DIR)/run_selftest.sh
 # bash helpers for e2e scripts: ". $(WINTEST_ENV_SH)"
 WINTEST_ENV_SH      := $(WINTEST_DIR)/wine_env.sh
@@ -31,6 +33,10 @@ $(FAKE_WINDIVERT_DLL): $(WINTEST_DIR)/fake_windivert.c $(WINTEST_DIR)/fake_windi
 $(FAKE_SELFTEST_EXE): $(WINTEST_DIR)/fake_selftest.c $(WINTEST_INCLUDE)/windivert_api.h
 	@mkdir -p $(@D)
 	$(MINGW_CC) $(WINTEST_CFLAGS) -I$(WINTEST_INCLUDE) -o $@ $(WINTEST_DIR)/fake_selftest.c
+
+$(WINTEST_SVC_CONTROL): $(WINTEST_DIR)/svc_control.c
+	@mkdir -p $(@D)
+	$(MINGW_CC) $(WINTEST_CFLAGS) -o $@ $(WINTEST_DIR)/svc_control.c
 
 .PHONY: fake-windivert windows-selftest
 fake-windivert: $(FAKE_WINDIVERT_DLL)
