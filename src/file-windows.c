@@ -1,26 +1,83 @@
-/* file-windows.c — file.h for Windows: msvcrt's rename() fails when the
- * target exists, MoveFileEx can replace it. */
+/* file-windows.c — file.h for Windows: CreateFile with CREATE_NEW (it fails
+ * on any existing name, a link included), then MoveFileEx, which can replace
+ * its target where msvcrt's rename() refuses to. */
 #include "file.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <windows.h>
 
-int file_replace(const char *from, const char *to)
+static int errno_of(DWORD code)
 {
-	if (MoveFileExA(from, to, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH))
-		return 0;
-	switch (GetLastError()) {
+	switch (code) {
 	case ERROR_FILE_NOT_FOUND:
 	case ERROR_PATH_NOT_FOUND:
-		errno = ENOENT;
-		break;
+		return ENOENT;
+	case ERROR_FILE_EXISTS:
+	case ERROR_ALREADY_EXISTS:
+		return EEXIST;
 	case ERROR_ACCESS_DENIED:
 	case ERROR_SHARING_VIOLATION:
-		errno = EACCES;
-		break;
+	case ERROR_LOCK_VIOLATION:
+		return EACCES;
+	case ERROR_DISK_FULL:
+	case ERROR_HANDLE_DISK_FULL:
+		return ENOSPC;
+	case ERROR_FILENAME_EXCED_RANGE:
+		return ENAMETOOLONG;
 	default:
-		errno = EIO;
-		break;
+		return EIO;
 	}
-	return -errno;        /* callers print strerror(errno), as after rename() */
+}
+
+/* PATH.tmp as a new file. One that exists (a crash's leftover, or a file
+ * someone else put there) is deleted, never opened: DeleteFile removes a
+ * link itself, not what it points to. */
+static HANDLE create_temp(const char *tmp)
+{
+	HANDLE h = CreateFileA(tmp, GENERIC_WRITE, 0, NULL, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, NULL);
+
+	if (h == INVALID_HANDLE_VALUE && GetLastError() == ERROR_FILE_EXISTS && DeleteFileA(tmp))
+		h = CreateFileA(tmp, GENERIC_WRITE, 0, NULL, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, NULL);
+	return h;
+}
+
+int file_replace(const char *path, const void *data, size_t len)
+{
+	const char *p = data;
+	char tmp[MAX_PATH * 3 + 8];
+	HANDLE h;
+	DWORD done, code = 0;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -ENAMETOOLONG;
+	}
+	h = create_temp(tmp);
+	if (h == INVALID_HANDLE_VALUE) {
+		errno = errno_of(GetLastError());
+		return -errno;
+	}
+	while (len > 0) {
+		DWORD chunk = len > 0x40000000u ? 0x40000000u : (DWORD)len;
+
+		if (!WriteFile(h, p, chunk, &done, NULL))
+			code = GetLastError();
+		else if (done == 0)
+			code = ERROR_WRITE_FAULT;
+		if (code)
+			break;
+		p += done;
+		len -= done;
+	}
+	if (!code && !FlushFileBuffers(h))
+		code = GetLastError();
+	CloseHandle(h);
+	if (!code && !MoveFileExA(tmp, path, MOVEFILE_REPLACE_EXISTING | MOVEFILE_WRITE_THROUGH))
+		code = GetLastError();
+	if (!code)
+		return 0;
+	DeleteFileA(tmp);
+	errno = errno_of(code);
+	return -errno;      /* callers print strerror(errno), as after rename() */
 }

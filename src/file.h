@@ -3,8 +3,12 @@
 #ifndef HELLOSPLIT_FILE_H
 #define HELLOSPLIT_FILE_H
 
-/* Moves from over to, replacing an existing to in one step (POSIX rename;
- * on Windows rename() refuses an existing target). Returns 0 or -errno. */
-int file_replace(const char *from, const char *to);
+#include <stddef.h>
+
+/* Replaces path with a file holding len bytes of data, in one step: they go
+ * into a new PATH.tmp (created afresh, never through a link: one left there
+ * is removed first), mode 0644 on POSIX, which is then renamed over path.
+ * Returns 0 or -errno, and sets errno. */
+int file_replace(const char *path, const void *data, size_t len);
 
 #endif

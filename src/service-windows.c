@@ -7,6 +7,7 @@
 #include <windows.h>
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,23 +64,34 @@ static int data_path(const char *name, char *out, size_t n)
 
 /* ---- install: the options as a --config file */
 
+/* Appends printf-style text to the config being built; 0, or -1 when it no
+ * longer fits. */
+static int append(char *buf, size_t size, size_t *used, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *used, size - *used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= size - *used)
+		return -1;
+	*used += (size_t)n;
+	return 0;
+}
+
 /* Writes one "name value" line per option of argv (already validated by
- * check_options). Returns 0 or 1. */
+ * check_options), CRLF-ended for Notepad. Returns 0 or 1. */
 static int write_config(const char *path, int argc, char **argv)
 {
-	char tmp[MAX_PATH * 3 + 8], full[MAX_PATH * 3];
-	FILE *f;
-	int i, rc = 0;
+	char text[16384], full[MAX_PATH * 3];
+	size_t used = 0;
+	int i, err = 0;
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f) {
-		log_error("cannot write '%s': %s.", tmp, strerror(errno));
-		return 1;
-	}
-	fprintf(f, "# hellosplit service options, one a line (see hellosplit --help).\n"
-		   "# Written by 'hellosplit service install'. After a change:\n"
-		   "#   hellosplit service stop && hellosplit service start\n");
+	err |= append(text, sizeof(text), &used,
+		      "# hellosplit service options, one a line (see hellosplit --help).\r\n"
+		      "# Written by 'hellosplit service install'. After a change:\r\n"
+		      "#   hellosplit service stop && hellosplit service start\r\n");
 	for (i = 0; i < argc; i++) {
 		const char *arg = argv[i], *value = NULL, *metavar, *eq;
 		char name[64];
@@ -88,7 +100,7 @@ static int write_config(const char *path, int argc, char **argv)
 
 		if (arg[0] == '-' && arg[1] == 'v') {          /* -v, -vv */
 			for (len = 1; arg[len] == 'v'; len++)
-				fprintf(f, "verbose\n");
+				err |= append(text, sizeof(text), &used, "verbose\r\n");
 			continue;
 		}
 		eq = strchr(arg, '=');
@@ -100,19 +112,18 @@ static int write_config(const char *path, int argc, char **argv)
 		/* The service runs in System32: relative file names would point there. */
 		if (value && metavar && !strcmp(metavar, "FILE") && GetFullPathNameA(value, sizeof(full), full, NULL))
 			value = full;
-		fprintf(f, "%s%s%s\n", name, value ? " " : "", value ? value : "");
+		err |= append(text, sizeof(text), &used, "%s%s%s\r\n", name, value ? " " : "", value ? value : "");
 	}
-	if (fclose(f)) {
-		log_error("cannot write '%s': %s.", tmp, strerror(errno));
-		rc = 1;
+	if (err) {
+		log_error("service install: the options make more than %u bytes of config file; give fewer or shorter ones.",
+			  (unsigned)sizeof(text) - 1);
+		return 2;
 	}
-	if (rc == 0 && file_replace(tmp, path)) {
-		log_error("cannot write '%s': %s.", path, strerror(errno));
-		rc = 1;
+	if ((err = file_replace(path, text, used)) != 0) {
+		log_error("cannot write '%s': %s.", path, strerror(-err));
+		return 1;
 	}
-	if (rc)
-		remove(tmp);
-	return rc;
+	return 0;
 }
 
 /* The options must make a valid daemon configuration; some make no sense for
@@ -458,7 +469,7 @@ static FILE *open_log(void)
 	if (GetFileAttributesExA(path, GetFileExInfoStandard, &info) &&
 	    (info.nFileSizeHigh || info.nFileSizeLow > LOG_ROTATE_BYTES)) {
 		snprintf(old, sizeof(old), "%s.old", path);
-		file_replace(path, old);
+		MoveFileExA(path, old, MOVEFILE_REPLACE_EXISTING);
 	}
 	f = fopen(path, "a");
 	if (f)
