@@ -30,30 +30,49 @@ static int errno_of(DWORD code)
 	}
 }
 
-/* PATH.tmp as a new file. One that exists (a crash's leftover, or a file
- * someone else put there) is deleted, never opened: DeleteFile removes a
- * link itself, not what it points to. */
-static HANDLE create_temp(const char *tmp)
+static HANDLE create_new(const char *name)
 {
-	HANDLE h = CreateFileA(tmp, GENERIC_WRITE, 0, NULL, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, NULL);
+	return CreateFileA(name, GENERIC_WRITE, 0, NULL, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, NULL);
+}
 
-	if (h == INVALID_HANDLE_VALUE && GetLastError() == ERROR_FILE_EXISTS && DeleteFileA(tmp))
-		h = CreateFileA(tmp, GENERIC_WRITE, 0, NULL, CREATE_NEW, FILE_ATTRIBUTE_NORMAL, NULL);
-	return h;
+/* A new temporary file beside path, its name in tmp: PATH.tmp, or when one
+ * exists (a crash's leftover, or a file someone else put there) and cannot be
+ * deleted, PATH.tmp-PID-N. Existing files are never opened: DeleteFile
+ * removes a link itself, not what it points to. */
+static HANDLE create_temp(const char *path, char *tmp, size_t n)
+{
+	HANDLE h;
+	unsigned i;
+
+	if (snprintf(tmp, n, "%s.tmp", path) >= (int)n) {
+		SetLastError(ERROR_FILENAME_EXCED_RANGE);
+		return INVALID_HANDLE_VALUE;
+	}
+	h = create_new(tmp);
+	if (h != INVALID_HANDLE_VALUE || GetLastError() != ERROR_FILE_EXISTS)
+		return h;
+	if (DeleteFileA(tmp) && (h = create_new(tmp)) != INVALID_HANDLE_VALUE)
+		return h;
+	for (i = 0; i < 100; i++) {
+		if (snprintf(tmp, n, "%s.tmp-%lu-%u", path, GetCurrentProcessId(), i) >= (int)n) {
+			SetLastError(ERROR_FILENAME_EXCED_RANGE);
+			return INVALID_HANDLE_VALUE;
+		}
+		h = create_new(tmp);
+		if (h != INVALID_HANDLE_VALUE || GetLastError() != ERROR_FILE_EXISTS)
+			return h;
+	}
+	return INVALID_HANDLE_VALUE;
 }
 
 int file_replace(const char *path, const void *data, size_t len)
 {
 	const char *p = data;
-	char tmp[MAX_PATH * 3 + 8];
+	char tmp[MAX_PATH * 3 + 32];
 	HANDLE h;
 	DWORD done, code = 0;
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
-		errno = ENAMETOOLONG;
-		return -ENAMETOOLONG;
-	}
-	h = create_temp(tmp);
+	h = create_temp(path, tmp, sizeof(tmp));
 	if (h == INVALID_HANDLE_VALUE) {
 		errno = errno_of(GetLastError());
 		return -errno;

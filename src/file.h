@@ -7,8 +7,9 @@
 
 /* Replaces path with a file holding len bytes of data, in one step: they go
  * into a new PATH.tmp (created afresh, never through a link: one left there
- * is removed first), mode 0644 on POSIX, which is then renamed over path.
- * Returns 0 or -errno, and sets errno. */
+ * is removed first; on Windows, when it cannot be, a new PATH.tmp-PID-N),
+ * mode 0644 on POSIX, which is then renamed over path. Returns 0 or -errno,
+ * and sets errno. */
 int file_replace(const char *path, const void *data, size_t len);
 
 #endif

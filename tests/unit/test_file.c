@@ -79,6 +79,23 @@ static void remove_dir(void)
 {
 	RemoveDirectoryA(dir);
 }
+
+/* A PATH.tmp that cannot be deleted (held open here without sharing
+ * delete): file_replace writes another new name and leaves it alone. */
+static void test_undeletable(void)
+{
+	HANDLE h;
+
+	put(tmp, "held\n");
+	h = CreateFileA(tmp, GENERIC_READ, FILE_SHARE_READ, NULL, OPEN_EXISTING, 0, NULL);
+	CHECK(h != INVALID_HANDLE_VALUE);
+	CHECK_EQ(file_replace(target, "beside a held file\n", 19), 0);
+	if (h != INVALID_HANDLE_VALUE)
+		CloseHandle(h);
+	CHECK(!strcmp(contents(target), "beside a held file\n"));
+	CHECK(!strcmp(contents(tmp), "held\n"));
+	unlink(tmp);
+}
 #else
 static int make_dir(void)
 {
@@ -177,7 +194,9 @@ void test_file(void)
 	} else {
 		CHECK(!"cannot create a hard link in the temporary folder");
 	}
-#ifndef _WIN32
+#ifdef _WIN32
+	test_undeletable();
+#else
 	test_links_and_modes();
 #endif
 
