@@ -1,16 +1,69 @@
-/* file-posix.c — file.h where rename(2) replaces its target atomically and
- * getrandom(2) or /dev/urandom give random bytes. */
+/* file-posix.c — file.h for POSIX systems: open(2) with O_EXCL|O_NOFOLLOW,
+ * then rename(2), which replaces its target atomically; getrandom(2) or
+ * /dev/urandom give random bytes. */
 #include "file.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
-int file_replace(const char *from, const char *to)
+#define TEMP_FLAGS (O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC)
+
+/* PATH.tmp as a new file. One that exists (a crash's leftover, or a link
+ * someone planted to make root write elsewhere) is unlinked, never opened. */
+static int create_temp(const char *tmp)
 {
-	return rename(from, to) ? -errno : 0;
+	int fd = open(tmp, TEMP_FLAGS, 0644);
+
+	if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+		fd = open(tmp, TEMP_FLAGS, 0644);
+	return fd;
+}
+
+static int write_all(int fd, const char *data, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = write(fd, data, len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		data += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int file_replace(const char *path, const void *data, size_t len)
+{
+	char tmp[4096];
+	int fd, err;
+
+	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp)) {
+		errno = ENAMETOOLONG;
+		return -ENAMETOOLONG;
+	}
+	fd = create_temp(tmp);
+	if (fd < 0)
+		return -errno;
+	/* 0644 whatever the umask: the file is read by other users' tools */
+	err = write_all(fd, data, len);
+	if (!err && (fchmod(fd, 0644) || fsync(fd)))
+		err = -errno;
+	if (close(fd) && !err)
+		err = -errno;
+	if (!err && rename(tmp, path))
+		err = -errno;
+	if (err) {
+		unlink(tmp);
+		errno = -err;
+	}
+	return err;
 }
 
 /* getrandom(2); /dev/urandom where it is missing (ENOSYS: Linux before 3.17)

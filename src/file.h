@@ -5,9 +5,12 @@
 
 #include <stddef.h>
 
-/* Moves from over to, replacing an existing to in one step (POSIX rename;
- * on Windows rename() refuses an existing target). Returns 0 or -errno. */
-int file_replace(const char *from, const char *to);
+/* Replaces path with a file holding len bytes of data, in one step: they go
+ * into a new PATH.tmp (created afresh, never through a link: one left there
+ * is removed first; on Windows, when it cannot be, a new PATH.tmp-PID-N),
+ * mode 0644 on POSIX, which is then renamed over path. Returns 0 or -errno,
+ * and sets errno. */
+int file_replace(const char *path, const void *data, size_t len);
 
 /* Fills buf with len bytes from the system's secure random source, without
  * waiting for it at boot. Returns 0 or -errno. */

@@ -21,6 +21,7 @@
 
 #include "daemon.h"
 #include "engine.h"
+#include "file.h"
 #include "log.h"
 #include "nfqueue.h"
 #include "rules.h"
@@ -371,16 +372,10 @@ static ssize_t read_stats(const struct config *cfg, char *buf, size_t *len, int 
 	*len += (size_t)n;
 	buf[*len] = 0;
 	while ((nl = strchr(buf, '\n')) != NULL) {
-		char tmp[4200];
-		FILE *f;
+		int err;
 
-		*nl = 0;
-		if (cfg->stats_json) {
-			snprintf(tmp, sizeof(tmp), "%s.tmp", cfg->stats_json);
-			f = fopen(tmp, "w");
-			if (!f || fprintf(f, "%s\n", buf) < 0 || fclose(f) || rename(tmp, cfg->stats_json))
-				log_error("cannot write '%s': %s.", cfg->stats_json, strerror(errno));
-		}
+		if (cfg->stats_json && (err = file_replace(cfg->stats_json, buf, (size_t)(nl + 1 - buf))) != 0)
+			log_error("cannot write '%s': %s.", cfg->stats_json, strerror(-err));
 		*len -= (size_t)(nl + 1 - buf);
 		memmove(buf, nl + 1, *len + 1);
 	}

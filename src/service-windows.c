@@ -5,8 +5,11 @@
  * runs the same WinDivert loop as the console, logging to a file beside the
  * config, and a stop request releases every held packet before it ends. */
 #include <windows.h>
+#include <aclapi.h>
+#include <sddl.h>
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +29,7 @@
 	L"(WinDivert). Options: %ProgramData%\\hellosplit\\hellosplit.conf"
 #define LOG_ROTATE_BYTES (4 * 1024 * 1024)
 #define WAIT_STATE_MS 15000
+#define EXIT_FOLDER_UNSAFE 3    /* service exit code: the options folder lets others write */
 #define BFE_WAIT_S 30           /* at boot the service may start before the Base Filtering Engine */
 
 static SERVICE_STATUS_HANDLE status_handle;
@@ -61,25 +65,269 @@ static int data_path(const char *name, char *out, size_t n)
 	return snprintf(out, n, "%s\\hellosplit%s%s", base, *name ? "\\" : "", name) >= (int)n ? -1 : 0;
 }
 
-/* ---- install: the options as a --config file */
+/* ---- the data folder: only SYSTEM and Administrators may change it
+ *
+ * The LocalSystem service takes its options from this folder and writes its
+ * log and --stats-json there. %ProgramData% lets every user create folders
+ * (and files in the folders created that way), so one an ordinary user made
+ * first, or whose access list lets others write, would let them run the
+ * service with their options. */
 
-/* Writes one "name value" line per option of argv (already validated by
- * check_options). Returns 0 or 1. */
-static int write_config(const char *path, int argc, char **argv)
+/* SYSTEM and Administrators: full control; Users: read; owner Administrators;
+ * inherited by all in it, nothing inherited from %ProgramData%. */
+#define DATA_DIR_SDDL L"O:BAD:P(A;OICI;FA;;;SY)(A;OICI;FA;;;BA)(A;OICI;FRFX;;;BU)"
+#define DATA_DIR_ACL_TEXT "SYSTEM and Administrators: full control, Users: read"
+/* Rights that change what is in the folder, or who may. */
+#define WRITE_RIGHTS                                                                                        \
+	(FILE_WRITE_DATA | FILE_APPEND_DATA | FILE_WRITE_EA | FILE_WRITE_ATTRIBUTES | FILE_DELETE_CHILD | DELETE | \
+	 WRITE_DAC | WRITE_OWNER | GENERIC_WRITE | GENERIC_ALL)
+#define TRUSTED_INSTALLER_SID L"S-1-5-80-956008885-3418522649-1831038044-1853292631-2271478464"
+
+enum folder_state { FOLDER_SAFE, FOLDER_WIDE, FOLDER_FOREIGN, FOLDER_ERROR };
+
+static int sid_is(PSID sid, WELL_KNOWN_SID_TYPE type)
 {
-	char tmp[MAX_PATH * 3 + 8], full[MAX_PATH * 3];
-	FILE *f;
-	int i, rc = 0;
+	BYTE buf[SECURITY_MAX_SID_SIZE];
+	DWORD n = sizeof(buf);
 
-	snprintf(tmp, sizeof(tmp), "%s.tmp", path);
-	f = fopen(tmp, "w");
-	if (!f) {
-		log_error("cannot write '%s': %s.", tmp, strerror(errno));
+	return CreateWellKnownSid(type, NULL, buf, &n) && EqualSid(sid, buf);
+}
+
+/* This process's user: the Administrator running install, or SYSTEM. */
+static int sid_is_self(PSID sid)
+{
+	BYTE buf[sizeof(TOKEN_USER) + SECURITY_MAX_SID_SIZE];
+	HANDLE token;
+	DWORD n;
+	int same = 0;
+
+	if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token))
+		return 0;
+	if (GetTokenInformation(token, TokenUser, buf, sizeof(buf), &n))
+		same = EqualSid(sid, ((TOKEN_USER *)buf)->User.Sid) != 0;
+	CloseHandle(token);
+	return same;
+}
+
+/* SYSTEM, Administrators, TrustedInstaller or this process's user. */
+static int sid_is_trusted(PSID sid)
+{
+	PSID installer;
+	int same = 0;
+
+	if (sid_is(sid, WinLocalSystemSid) || sid_is(sid, WinBuiltinAdministratorsSid) || sid_is_self(sid))
+		return 1;
+	if (ConvertStringSidToSidW(TRUSTED_INSTALLER_SID, &installer)) {
+		same = EqualSid(sid, installer) != 0;
+		LocalFree(installer);
+	}
+	return same;
+}
+
+/* "BUILTIN\Users (S-1-5-32-545)" for messages. */
+static void sid_text(PSID sid, char *out, size_t n)
+{
+	wchar_t name[128], domain[128], *string = NULL;
+	DWORD name_len = 128, domain_len = 128;
+	SID_NAME_USE use;
+	char who[600] = "", id[200] = "";
+
+	if (LookupAccountSidW(NULL, sid, name, &name_len, domain, &domain_len, &use)) {
+		char name8[256], domain8[256];
+
+		windows_utf8(name, name8, sizeof(name8));
+		windows_utf8(domain, domain8, sizeof(domain8));
+		snprintf(who, sizeof(who), "%s%s%s ", domain8, *domain8 ? "\\" : "", name8);
+	}
+	if (ConvertSidToStringSidW(sid, &string)) {
+		windows_utf8(string, id, sizeof(id));
+		LocalFree(string);
+	}
+	snprintf(out, n, "%s(%s)", who, id);
+}
+
+/* Whether dir may hold the service's options: why says what is wrong. */
+static enum folder_state folder_check(const wchar_t *dir, char *why, size_t n)
+{
+	PSECURITY_DESCRIPTOR sd = NULL;
+	enum folder_state state = FOLDER_SAFE;
+	DWORD attributes = GetFileAttributesW(dir), err, i;
+	PSID owner = NULL;
+	PACL dacl = NULL;
+	char who[700];
+
+	if (attributes == INVALID_FILE_ATTRIBUTES) {
+		snprintf(why, n, "cannot read its attributes (error %lu: %s)", GetLastError(), error_text(GetLastError()));
+		return FOLDER_ERROR;
+	}
+	if (!(attributes & FILE_ATTRIBUTE_DIRECTORY) || (attributes & FILE_ATTRIBUTE_REPARSE_POINT)) {
+		snprintf(why, n, "it is %s", attributes & FILE_ATTRIBUTE_DIRECTORY ? "a link to another folder" : "a file");
+		return FOLDER_FOREIGN;
+	}
+	err = GetNamedSecurityInfoW(dir, SE_FILE_OBJECT, OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION, &owner,
+				    NULL, &dacl, NULL, &sd);
+	if (err != ERROR_SUCCESS) {
+		snprintf(why, n, "cannot read its permissions (error %lu: %s)", err, error_text(err));
+		return FOLDER_ERROR;
+	}
+	if (!sid_is_trusted(owner)) {
+		sid_text(owner, who, sizeof(who));
+		snprintf(why, n, "it belongs to %s, not to SYSTEM or the Administrators", who);
+		state = FOLDER_FOREIGN;
+	} else if (!dacl) {
+		snprintf(why, n, "it has no access list: everyone may change it");
+		state = FOLDER_WIDE;
+	}
+	for (i = 0; state == FOLDER_SAFE && dacl && i < dacl->AceCount; i++) {
+		ACE_HEADER *ace;
+		ACCESS_ALLOWED_ACE *allowed;
+
+		if (!GetAce(dacl, i, (void **)&ace) || ace->AceType != ACCESS_ALLOWED_ACE_TYPE)
+			continue;          /* denials only take rights away */
+		allowed = (ACCESS_ALLOWED_ACE *)ace;
+		/* CREATOR OWNER: whoever creates a file in it, which only the trusted can */
+		if (!(allowed->Mask & WRITE_RIGHTS) || sid_is_trusted(&allowed->SidStart) ||
+		    sid_is(&allowed->SidStart, WinCreatorOwnerSid))
+			continue;
+		sid_text(&allowed->SidStart, who, sizeof(who));
+		snprintf(why, n, "it lets %s write in it (rights 0x%lx)", who, (unsigned long)allowed->Mask);
+		state = FOLDER_WIDE;
+	}
+	LocalFree(sd);
+	return state;
+}
+
+/* Gives dir the owner and access list of DATA_DIR_SDDL. Returns 0 or 1. */
+static int folder_repair(const wchar_t *dir, const char *dir8)
+{
+	PSECURITY_DESCRIPTOR sd;
+	PSID owner = NULL;
+	PACL dacl = NULL;
+	BOOL present, defaulted;
+	DWORD err;
+
+	if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(DATA_DIR_SDDL, SDDL_REVISION_1, &sd, NULL)) {
+		log_error("cannot build the access list for '%s' (error %lu: %s).", dir8, GetLastError(),
+			  error_text(GetLastError()));
 		return 1;
 	}
-	fprintf(f, "# hellosplit service options, one a line (see hellosplit --help).\n"
-		   "# Written by 'hellosplit service install'. After a change:\n"
-		   "#   hellosplit service stop && hellosplit service start\n");
+	GetSecurityDescriptorOwner(sd, &owner, &defaulted);
+	GetSecurityDescriptorDacl(sd, &present, &dacl, &defaulted);
+	err = SetNamedSecurityInfoW((wchar_t *)dir, SE_FILE_OBJECT,
+				    OWNER_SECURITY_INFORMATION | DACL_SECURITY_INFORMATION |
+					    PROTECTED_DACL_SECURITY_INFORMATION,
+				    owner, NULL, dacl, NULL);
+	LocalFree(sd);
+	if (err != ERROR_SUCCESS) {
+		log_error("cannot set the permissions of '%s' (error %lu: %s). Set them by hand (%s), or delete the "
+			  "folder, then run 'hellosplit service install' again.",
+			  dir8, err, error_text(err), DATA_DIR_ACL_TEXT);
+		return 1;
+	}
+	return 0;
+}
+
+/* The data folder, created with DATA_DIR_SDDL; an existing one is checked:
+ * one that lets others write is repaired, one that belongs to someone else
+ * (or is a link) refused. Returns 0 or 1. */
+static int folder_prepare(const char *dir8)
+{
+	SECURITY_ATTRIBUTES sa = {sizeof(sa), NULL, FALSE};
+	wchar_t dir[MAX_PATH];
+	char why[900];
+	enum folder_state state;
+
+	if (!MultiByteToWideChar(CP_ACP, 0, dir8, -1, dir, MAX_PATH)) {
+		log_error("the path '%s' is too long.", dir8);
+		return 1;
+	}
+	if (!ConvertStringSecurityDescriptorToSecurityDescriptorW(DATA_DIR_SDDL, SDDL_REVISION_1,
+								  &sa.lpSecurityDescriptor, NULL)) {
+		log_error("cannot build the access list for '%s' (error %lu: %s).", dir8, GetLastError(),
+			  error_text(GetLastError()));
+		return 1;
+	}
+	if (CreateDirectoryW(dir, &sa)) {
+		LocalFree(sa.lpSecurityDescriptor);
+		return 0;
+	}
+	LocalFree(sa.lpSecurityDescriptor);
+	if (GetLastError() != ERROR_ALREADY_EXISTS) {
+		log_error("cannot create '%s' (error %lu: %s).", dir8, GetLastError(), error_text(GetLastError()));
+		return 1;
+	}
+	state = folder_check(dir, why, sizeof(why));
+	if (state == FOLDER_WIDE) {
+		if (folder_repair(dir, dir8))
+			return 1;
+		printf("hellosplit: '%s' was not safe for the service (%s); its permissions are now: %s.\n", dir8, why,
+		       DATA_DIR_ACL_TEXT);
+		state = folder_check(dir, why, sizeof(why));
+	}
+	if (state == FOLDER_SAFE)
+		return 0;
+	if (state == FOLDER_FOREIGN) {
+		DWORD attributes = GetFileAttributesW(dir);
+		/* rmdir without /s removes a link, never what it points to */
+		const char *remove = !(attributes & FILE_ATTRIBUTE_DIRECTORY)       ? "del"
+				     : attributes & FILE_ATTRIBUTE_REPARSE_POINT ? "rmdir"
+										 : "rmdir /s";
+
+		log_error("'%s' is not safe for the service, which runs as SYSTEM: %s. Someone may have made it to give "
+			  "the service their options. Look at what is in it, delete it (%s \"%s\" in an Administrator "
+			  "prompt), then run 'hellosplit service install' again.",
+			  dir8, why, remove, dir8);
+	} else {
+		log_error("'%s': %s. Check the folder, then run 'hellosplit service install' again.", dir8, why);
+	}
+	return 1;
+}
+
+/* For the service: the folder of its options file is safe (checked before
+ * anything is read or written there). */
+static int config_folder_safe(void)
+{
+	char dir8[MAX_PATH * 3], why[900], *slash;
+	wchar_t dir[MAX_PATH];
+
+	snprintf(dir8, sizeof(dir8), "%s", service_config);
+	slash = strrchr(dir8, '\\');
+	if (slash)
+		*slash = 0;
+	return MultiByteToWideChar(CP_ACP, 0, dir8, -1, dir, MAX_PATH) &&
+	       folder_check(dir, why, sizeof(why)) == FOLDER_SAFE;
+}
+
+/* ---- install: the options as a --config file */
+
+/* Appends printf-style text to the config being built; 0, or -1 when it no
+ * longer fits. */
+static int append(char *buf, size_t size, size_t *used, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *used, size - *used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= size - *used)
+		return -1;
+	*used += (size_t)n;
+	return 0;
+}
+
+/* Writes one "name value" line per option of argv (already validated by
+ * check_options), CRLF-ended for Notepad. Returns 0 or 1. */
+static int write_config(const char *path, int argc, char **argv)
+{
+	char text[16384], full[MAX_PATH * 3];
+	size_t used = 0;
+	int i, err = 0;
+
+	err |= append(text, sizeof(text), &used,
+		      "# hellosplit service options, one a line (see hellosplit --help).\r\n"
+		      "# Written by 'hellosplit service install'. After a change:\r\n"
+		      "#   hellosplit service stop && hellosplit service start\r\n");
 	for (i = 0; i < argc; i++) {
 		const char *arg = argv[i], *value = NULL, *metavar, *eq;
 		char name[64];
@@ -88,7 +336,7 @@ static int write_config(const char *path, int argc, char **argv)
 
 		if (arg[0] == '-' && arg[1] == 'v') {          /* -v, -vv */
 			for (len = 1; arg[len] == 'v'; len++)
-				fprintf(f, "verbose\n");
+				err |= append(text, sizeof(text), &used, "verbose\r\n");
 			continue;
 		}
 		eq = strchr(arg, '=');
@@ -100,19 +348,18 @@ static int write_config(const char *path, int argc, char **argv)
 		/* The service runs in System32: relative file names would point there. */
 		if (value && metavar && !strcmp(metavar, "FILE") && GetFullPathNameA(value, sizeof(full), full, NULL))
 			value = full;
-		fprintf(f, "%s%s%s\n", name, value ? " " : "", value ? value : "");
+		err |= append(text, sizeof(text), &used, "%s%s%s\r\n", name, value ? " " : "", value ? value : "");
 	}
-	if (fclose(f)) {
-		log_error("cannot write '%s': %s.", tmp, strerror(errno));
-		rc = 1;
+	if (err) {
+		log_error("service install: the options make more than %u bytes of config file; give fewer or shorter ones.",
+			  (unsigned)sizeof(text) - 1);
+		return 2;
 	}
-	if (rc == 0 && file_replace(tmp, path)) {
-		log_error("cannot write '%s': %s.", path, strerror(errno));
-		rc = 1;
+	if ((err = file_replace(path, text, used)) != 0) {
+		log_error("cannot write '%s': %s.", path, strerror(-err));
+		return 1;
 	}
-	if (rc)
-		remove(tmp);
-	return rc;
+	return 0;
 }
 
 /* The options must make a valid daemon configuration; some make no sense for
@@ -194,10 +441,8 @@ static int install(int argc, char **argv)
 		log_error("the path of hellosplit.exe or of %%ProgramData%% is too long.");
 		return 1;
 	}
-	if (!CreateDirectoryA(dir, NULL) && GetLastError() != ERROR_ALREADY_EXISTS) {
-		log_error("cannot create '%s' (error %lu: %s).", dir, GetLastError(), error_text(GetLastError()));
+	if (folder_prepare(dir))
 		return 1;
-	}
 	if ((rc = write_config(config, argc, argv)) != 0)
 		return rc;
 	MultiByteToWideChar(CP_ACP, 0, config, -1, wconfig, MAX_PATH);
@@ -288,6 +533,17 @@ static void print_log_tail(const char *path)
 	fprintf(stderr, "--- end of %s ---\n%s", path, buf);
 }
 
+/* What folder_check finds wrong with the data folder, for start's message. */
+static void folder_why(char *why, size_t n)
+{
+	char dir8[MAX_PATH * 3];
+	wchar_t dir[MAX_PATH];
+
+	snprintf(why, n, "unknown");
+	if (!data_path("", dir8, sizeof(dir8)) && MultiByteToWideChar(CP_ACP, 0, dir8, -1, dir, MAX_PATH))
+		folder_check(dir, why, n);
+}
+
 static int start(void)
 {
 	SC_HANDLE scm, svc;
@@ -313,6 +569,16 @@ static int start(void)
 	if (s.dwCurrentState == SERVICE_RUNNING) {
 		printf("hellosplit: the service is running. Its log: %s\n", log);
 		return 0;
+	}
+	if (s.dwWin32ExitCode == ERROR_SERVICE_SPECIFIC_ERROR && s.dwServiceSpecificExitCode == EXIT_FOLDER_UNSAFE) {
+		char reason[900];
+
+		folder_why(reason, sizeof(reason));
+		log_error("the hellosplit service refused to start: the folder of its options, %%ProgramData%%\\hellosplit, "
+			  "is not safe for a service that runs as SYSTEM (%s). Run 'hellosplit service install' again: it "
+			  "repairs the permissions, or says what to do.",
+			  reason);
+		return 1;
 	}
 	/* A service that stops at once may make StartService itself fail. */
 	log_error("the hellosplit service did not start (%sstate %lu, exit code %lu). Its log: %s", why,
@@ -462,7 +728,7 @@ static FILE *open_log(void)
 	if (GetFileAttributesExA(path, GetFileExInfoStandard, &info) &&
 	    (info.nFileSizeHigh || info.nFileSizeLow > LOG_ROTATE_BYTES)) {
 		snprintf(old, sizeof(old), "%s.old", path);
-		file_replace(path, old);
+		MoveFileExA(path, old, MOVEFILE_REPLACE_EXISTING);
 	}
 	f = fopen(path, "a");
 	if (f)
@@ -495,6 +761,10 @@ static void WINAPI service_entry(DWORD argc, wchar_t **argv)
 	if (!status_handle)
 		return;
 	report(SERVICE_START_PENDING, 0, (BFE_WAIT_S + 5) * 1000);
+	if (!config_folder_safe()) {          /* not even the log: it could be a link planted there */
+		report(SERVICE_STOPPED, EXIT_FOLDER_UNSAFE, 0);
+		return;
+	}
 	log_file = open_log();
 	log_stamp("starting", -1);
 	if (windivert_stop_init()) {

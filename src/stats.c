@@ -7,6 +7,8 @@
 
 #include "file.h"
 
+#define STATS_JSON_MAX 4096
+
 static int is_gauge(const char *name)
 {
 	return !strncmp(name, "held_bytes", 10);
@@ -26,34 +28,43 @@ void stats_print(FILE *out, const struct stats *s, double uptime_s)
 	fflush(out);
 }
 
-void stats_write_json(FILE *out, const struct stats *s, double uptime_s)
+/* The JSON object as one string: stats_write_json prints it, stats_save_json
+ * hands it to file_replace. Returns its length, or -1 when it does not fit. */
+static int format_json(char *buf, size_t size, const struct stats *s, double uptime_s)
 {
-	fputc('{', out);
-#define STATS_JSON(name, help) fprintf(out, "\"%s\":%llu,", #name, (unsigned long long)s->name);
+	size_t used = 0;
+	int n;
+
+#define STATS_JSON(name, help)                                                                      \
+	n = snprintf(buf + used, size - used, "%s\"%s\":%llu", used ? "," : "{", #name,             \
+		     (unsigned long long)s->name);                                                 \
+	if (n < 0 || (size_t)n >= size - used)                                                     \
+		return -1;                                                                          \
+	used += (size_t)n;
 	STATS_COUNTERS(STATS_JSON)
 #undef STATS_JSON
-	fprintf(out, "\"uptime_s\":%.3f}\n", uptime_s);
+	n = snprintf(buf + used, size - used, ",\"uptime_s\":%.3f}\n", uptime_s);
+	if (n < 0 || (size_t)n >= size - used)
+		return -1;
+	return (int)(used + (size_t)n);
+}
+
+void stats_write_json(FILE *out, const struct stats *s, double uptime_s)
+{
+	char json[STATS_JSON_MAX];
+
+	if (format_json(json, sizeof(json), s, uptime_s) > 0)
+		fputs(json, out);
 }
 
 int stats_save_json(const char *path, const struct stats *s, double uptime_s)
 {
-	char tmp[4096];
-	FILE *f;
-	int err = 0;
+	char json[STATS_JSON_MAX];
+	int n = format_json(json, sizeof(json), s, uptime_s);
 
-	if (snprintf(tmp, sizeof(tmp), "%s.tmp", path) >= (int)sizeof(tmp))
-		return -ENAMETOOLONG;
-	f = fopen(tmp, "w");
-	if (!f)
-		return -errno;
-	stats_write_json(f, s, uptime_s);
-	if (fflush(f) || ferror(f))
-		err = -errno;
-	if (fclose(f) && !err)
-		err = -errno;
-	if (!err)
-		err = file_replace(tmp, path);
-	if (err)
-		remove(tmp);
-	return err ? err : 0;
+	if (n < 0) {
+		errno = ENOBUFS;
+		return -ENOBUFS;
+	}
+	return file_replace(path, json, (size_t)n);
 }

@@ -8,8 +8,14 @@ LOG=$MODDIR/hellosplit.log
 RUN=$MODDIR/run
 
 log() { echo "$(date '+%Y-%m-%d %H:%M:%S') stop.sh: $*" >>"$LOG"; }
+# shellcheck source=SCRIPTDIR/lock.sh
+. "$MODDIR/lock.sh"
 
 mkdir -p "$RUN"
+# Under the lock the supervisor is either before its check of run/stopped
+# (it will not start the daemon) or past writing the daemon's pid.
+locked=1
+lock $$ || { locked=0; log "stopping without the lock (see the line above)"; }
 : >"$RUN/stopped"
 pid=$(cat "$RUN/hellosplit.pid" 2>/dev/null)
 # Only our own hellosplit: after a crash the PID may belong to anything.
@@ -25,3 +31,4 @@ if [ -n "$pid" ] && [ "$(readlink "/proc/$pid/exe" 2>/dev/null)" = "$(readlink -
 fi
 # Whatever a crash left behind: hellosplit's chains, in every table it uses.
 "$BIN" --rules-remove >>"$LOG" 2>&1
+if [ "$locked" = 1 ]; then unlock; fi

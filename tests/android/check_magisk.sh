@@ -3,7 +3,7 @@
 # a phone (make magisk-check):
 #   1. layout: META-INF/com/google/android/update-binary and updater-script
 #      ("#MAGISK"), module.prop, customize.sh, service.sh, stop.sh,
-#      uninstall.sh, hellosplit.conf, bin/arm64-v8a and bin/armeabi-v7a
+#      uninstall.sh, lock.sh, hellosplit.conf, bin/arm64-v8a and bin/armeabi-v7a
 #      binaries; no install.sh (Magisk treats it as a legacy installer);
 #      modes in the zip; LF line ends;
 #   2. module.prop: exactly Magisk's fields, id pattern, integer versionCode,
@@ -21,7 +21,10 @@
 #      daemon from hellosplit.conf: rules appear, the blocked name loads,
 #      the log fills; a killed daemon is restarted; stop.sh stops it and
 #      leaves the rules as found, and leaves alone a process its stale pid
-#      file names; service.sh again, then uninstall.sh, the same.
+#      file names; service.sh again, then uninstall.sh, the same; a stop.sh
+#      that lands while the supervisor restarts the daemon (a stub date(1)
+#      holds the supervisor between its check of run/stopped and writing the
+#      pid) leaves no daemon and no rule behind.
 # Last line "e2e: N passed, N failed"; exit non-zero on any failure.
 set -u -o pipefail
 
@@ -35,7 +38,7 @@ HELLOSPLIT=${HELLOSPLIT:-$ROOT/build/static/hellosplit}
 
 T=$(e2e_tmpdir)
 U=$T/unzipped
-SCRIPTS=(META-INF/com/google/android/update-binary customize.sh service.sh stop.sh uninstall.sh)
+SCRIPTS=(META-INF/com/google/android/update-binary customize.sh service.sh stop.sh uninstall.sh lock.sh)
 section() { printf '\n=== %s\n' "$*"; }
 
 # ------------------------------------------------------------------ 1. layout
@@ -98,8 +101,8 @@ for f in "${SCRIPTS[@]}"; do
     expect_ok "dash -n $f" dash -n "$U/$f"
     [[ $have_busybox == 1 ]] && expect_ok "busybox ash -n $f" busybox ash -n "$U/$f"
     if [[ $have_shellcheck == 1 ]]; then
-        if out=$(shellcheck -s sh "$U/$f" 2>&1); then e2e_pass "shellcheck -s sh $f"
-        else e2e_fail "shellcheck -s sh $f" "$(head -5 <<<"$out")"; fi
+        if out=$(shellcheck -x -s sh "$U/$f" 2>&1); then e2e_pass "shellcheck -x -s sh $f"
+        else e2e_fail "shellcheck -x -s sh $f" "$(head -5 <<<"$out")"; fi
     fi
 done
 
@@ -288,5 +291,74 @@ msh uninstall.sh
 if wait_for 10 gone; then e2e_pass "uninstall.sh stops hellosplit; no rule left"
 else e2e_fail "uninstall.sh left hellosplit running or rules behind"; fi
 expect_eq "after uninstall.sh: rules, chains and policies as before" "$BEFORE" "$(fw_rules "$C")"
+
+# The race of stop.sh with a restart. The supervisor restarts a dead daemon:
+# it sleeps 5 s, checks run/stopped, asks date(1) for the time, starts the
+# daemon, writes its pid. Stubs hold it in that window (the first 'date +%s'
+# after its 'sleep 5') while stop.sh runs; unless the two are exclusive,
+# stop.sh finds no pid, removes the rules and returns, and the daemon starts
+# after it. busybox without ASH_STANDALONE here: in standalone mode its own
+# applets would win over the stubs.
+cat >"$T/stub/sleep" <<EOF
+#!/bin/sh
+# sleep stand-in: the supervisor's pause before a restart arms the date stub
+$(command -v sleep) "\$@"
+[ "\$1" = 5 ] && [ -f "$T/date.hold" ] && : >"$T/date.armed"
+exit 0
+EOF
+cat >"$T/stub/date" <<EOF
+#!/bin/sh
+# date stand-in: once armed, 'date +%s' waits while $T/date.hold exists (at most 30 s)
+if [ "\$1" = +%s ] && [ -f "$T/date.armed" ] && [ -f "$T/date.hold" ]; then
+	: >"$T/date.held"
+	i=0
+	while [ -f "$T/date.hold" ] && [ "\$i" -lt 300 ]; do $(command -v sleep) 0.1; i=\$((i + 1)); done
+fi
+exec $(command -v date) "\$@"
+EOF
+chmod 755 "$T/stub/date" "$T/stub/sleep"
+msh_path() {
+    if [[ $have_busybox == 1 ]]; then
+        nsx "$C" env PATH="$T/stub:$PATH" busybox sh "$M/$1"
+    else
+        nsx "$C" env PATH="$T/stub:$PATH" dash "$M/$1"
+    fi
+}
+# a process running the module's binary (whatever the pid file says)
+daemon_alive() {
+    local p
+    for p in /proc/[0-9]*; do
+        [[ $(readlink "$p/exe" 2>/dev/null) == "$M/hellosplit" ]] && return 0
+    done
+    return 1
+}
+stopper_done() { ! kill -0 "$stopper" 2>/dev/null; }
+rm -f "$M/hellosplit.log"
+msh_path service.sh
+if wait_for 10 running; then
+    : >"$T/date.hold"
+    kill -KILL "$(daemon_pid)"
+    if wait_for 20 test -f "$T/date.held"; then
+        msh stop.sh &
+        stopper=$!
+        # stop.sh gets 2 s to finish on its own (it does, when nothing makes it wait)
+        wait_for 2 stopper_done
+        rm -f "$T/date.hold"
+        wait "$stopper"
+        if wait_for 10 gone && ! daemon_alive; then
+            e2e_pass "stop.sh during a restart: it waited for the supervisor, stopped the new daemon, no rule left"
+        else
+            e2e_fail "stop.sh during a restart left hellosplit running or its rules in" \
+                "daemon alive: $(daemon_alive && echo yes || echo no); $(tail -4 "$M/hellosplit.log")"
+        fi
+        expect_eq "after stop.sh during a restart: rules, chains and policies as before" "$BEFORE" "$(fw_rules "$C")"
+    else
+        e2e_fail "the supervisor did not restart hellosplit through the stub date" "$(tail -4 "$M/hellosplit.log")"
+    fi
+else
+    e2e_fail "service.sh (busybox, not standalone) did not start hellosplit" "$(tail -5 "$M/hellosplit.log")"
+fi
+rm -f "$T/date.hold" "$T/date.armed" "$T/stub/date" "$T/stub/sleep"
+msh stop.sh     # whatever the checks above found, nothing keeps running
 
 e2e_summary

@@ -14,6 +14,7 @@ void test_hold(void);
 void test_engine(void);
 void test_config(void);
 void test_stats(void);
+void test_file(void);
 void test_hostlist(void);
 void test_clienthello(void);
 void test_probe(void);
@@ -30,6 +31,7 @@ int main(void)
 	test_engine();
 	test_config();
 	test_stats();
+	test_file();
 	test_hostlist();
 	test_clienthello();
 	test_probe();

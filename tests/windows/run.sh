@@ -15,9 +15,12 @@
 #    Ctrl-Break), the filters generated from the flags, every WinDivertOpen
 #    error, missing files, not elevated (test build), bad flags, doctor,
 #    --print-interfaces, --stats-json replacing its file;
-# 4. the service under wine's service manager: install, registry, start,
-#    parity of what the service sent, stop releasing a held packet, a failed
-#    start, uninstall;
+# 4. the service under wine's service manager: its data folder (created
+#    with an access list, repaired when others may write, refused when
+#    someone else owns it or it is a link, no planted temporary file written
+#    through), install, registry, start, parity of what the service sent,
+#    stop releasing a held packet, a start refused in a folder others may
+#    write, a failed start, uninstall;
 # 5. the release zip built from a fake WinDivert release zip, and
 #    install.cmd/uninstall.cmd under wine's cmd.
 # Prints one line per check and 'N passed, N failed'; exits 1 on any failure.
@@ -482,6 +485,71 @@ cp "$TMP/half.pcap" "$TMP/half-svc.pcap"
 wt_stop
 wt_begin
 trap 'wt_stop; rm -rf "$TMP"' EXIT
+# The data folder: made with an explicit access list; one that lets others
+# write is repaired, one that someone else owns or a link is refused; a
+# hellosplit.conf.tmp planted there is never written through. Under wine a
+# folder's owner and access list come from its unix owner and mode (another
+# uid reads as ANONYMOUS LOGON, mode o+w as Everyone: write), so these are
+# what the checks see here.
+folder_install() {
+    wt_run 30 "$SVC/folder.out" "$SVC/folder.err" "$APP/hellosplit.exe" service install --split-at 5
+    RC=$?
+    FOLDER_TEXT=$(crlf "$SVC/folder.out"; crlf "$SVC/folder.err")
+}
+others_write() { [[ $((0$(stat -c %a "$DATA") & 2)) -ne 0 ]]; }
+rm -rf "$DATA"
+folder_install
+if [[ $RC -eq 0 && -d $DATA ]] && ! others_write; then
+    pass "service install creates C:\\ProgramData\\hellosplit that others cannot write (mode $(stat -c %a "$DATA") under wine)"
+else
+    fail "service install, new folder: exit $RC, mode $(stat -c %a "$DATA" 2>&1); $FOLDER_TEXT"
+fi
+rm -rf "$DATA" && mkdir -p "$DATA" && chmod 777 "$DATA"
+folder_install
+if [[ $RC -eq 0 ]] && grep -q "was not safe for the service (it lets Everyone (S-1-1-0) write in it" <<<"$FOLDER_TEXT" &&
+    grep -q "permissions are now: SYSTEM and Administrators: full control, Users: read" <<<"$FOLDER_TEXT" && ! others_write; then
+    pass "service install repairs a folder others may write: $(head -1 <<<"$FOLDER_TEXT" | cut -c1-150)"
+else
+    fail "service install, folder others may write: exit $RC, mode $(stat -c %a "$DATA"); $FOLDER_TEXT"
+fi
+rm -rf "$DATA" && mkdir -p "$DATA" && chown nobody "$DATA"
+folder_install
+if [[ $RC -eq 1 && ! -e $DATA/hellosplit.conf ]] &&
+    grep -q "is not safe for the service, which runs as SYSTEM: it belongs to .*, not to SYSTEM or the Administrators.*rmdir /s" <<<"$FOLDER_TEXT"; then
+    pass "service install refuses a folder someone else owns, writes nothing: $(cut -c1-170 <<<"$FOLDER_TEXT")"
+else
+    fail "service install, folder someone else owns: exit $RC; $FOLDER_TEXT"
+fi
+rm -rf "$DATA" "$SVC/elsewhere" && mkdir -p "$SVC/elsewhere" && ln -s "$SVC/elsewhere" "$DATA"
+folder_install
+if [[ $RC -eq 1 && -z $(ls -A "$SVC/elsewhere") ]] && grep -q "it is a link to another folder" <<<"$FOLDER_TEXT"; then
+    pass "service install refuses a folder that is a link, writes nothing through it"
+else
+    fail "service install, folder that is a link: exit $RC; $(ls -A "$SVC/elsewhere") $FOLDER_TEXT"
+fi
+rm -f "$DATA"
+folder_install
+echo victim >"$SVC/victim"
+ln "$SVC/victim" "$DATA/hellosplit.conf.tmp"
+rm -f "$DATA/hellosplit.conf"
+folder_install
+if [[ $RC -eq 0 && $(cat "$SVC/victim") == victim && ! -e $DATA/hellosplit.conf.tmp ]] &&
+    [[ $(crlf "$DATA/hellosplit.conf" | grep -v '^#') == "split-at 5" ]]; then
+    pass "service install does not write through a hellosplit.conf.tmp linked to another file"
+else
+    fail "service install wrote through a planted hellosplit.conf.tmp: victim '$(cat "$SVC/victim")'; $FOLDER_TEXT"
+fi
+rm -f "$DATA/hellosplit.conf"
+ln -s "$SVC/victim2" "$DATA/hellosplit.conf.tmp"
+folder_install
+# (wine can neither open nor delete a dangling unix symlink: the writer
+# takes another new name and the link stays)
+if [[ $RC -eq 0 && ! -e $SVC/victim2 ]] && [[ $(crlf "$DATA/hellosplit.conf" | grep -v '^#') == "split-at 5" ]]; then
+    pass "service install does not follow a hellosplit.conf.tmp symlink"
+else
+    fail "service install followed a planted hellosplit.conf.tmp symlink: $(ls -l "$SVC/victim2" 2>&1); $FOLDER_TEXT"
+fi
+rm -f "$DATA"/hellosplit.conf.tmp*
 rm -f "$DATA/hellosplit.log"
 wt_run 30 "$SVC/install.out" "$SVC/install.err" "$APP/hellosplit.exe" service install --split-at midsld \
     --collect-timeout=60000 -v --hostlist "$TMP/hosts.txt"
@@ -538,6 +606,17 @@ grep -q 'Base Filtering Engine is not running yet; trying again' <<<"$log" &&
 out=$("$PY" "$PARITY" compare "$TMP/half-linux.pcap" "$SVC/out.pcap" --local "$HALF_LOCAL" --addr "$SVC/out.pcap.addr.txt" 2>&1) &&
     [[ $(wt_violations "$SVC/fake.log") -eq 0 ]] && pass "what the service sent equals Linux ($out), no violation" ||
     fail "service parity: $out; $(grep -m1 ' VIOLATION ' "$SVC/fake.log")"
+# a folder that others may write: the service refuses to start, before it
+# opens its log there
+chmod o+w "$DATA"
+log_size=$(stat -c %s "$DATA/hellosplit.log")
+wt_run 30 "$SVC/unsafe.out" "$SVC/unsafe.err" "$APP/hellosplit.exe" service start
+RC=$?
+[[ $RC -eq 1 && $(stat -c %s "$DATA/hellosplit.log") == "$log_size" ]] &&
+    crlf "$SVC/unsafe.err" | grep -q "refused to start: .* is not safe for a service that runs as SYSTEM (it lets Everyone (S-1-1-0) write in it.*Run 'hellosplit service install' again" &&
+    pass "service start with a folder others may write: refused, log untouched: $(crlf "$SVC/unsafe.err" | cut -c1-160)" ||
+    fail "service start with a folder others may write: exit $RC; $(crlf "$SVC/unsafe.err")"
+chmod o-w "$DATA"
 # a start that fails: bad options in the config file
 printf 'split-at nonsense\n' >>"$DATA/hellosplit.conf"
 wt_run 30 "$SVC/bad.out" "$SVC/bad.err" "$APP/hellosplit.exe" service start
