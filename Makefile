@@ -57,7 +57,13 @@ endif
 
 .PHONY: all run check unit unit-asan clean deps test-deps offline e2e bench-offline bench-daemon bench-flood bench-hostlist install uninstall docs
 
+# `make` builds this machine's binary; PLATFORM=windows, android or
+# freebsd-sim build only theirs (below).
+.DEFAULT_GOAL := all
+.PHONY: all
+ifeq ($(filter windows android freebsd-sim,$(PLATFORM)),)
 all: $(OUT)/hellosplit
+endif
 
 $(OUT)/hellosplit: $(SRC) $(HDR) Makefile
 	@mkdir -p $(OUT)
@@ -169,11 +175,19 @@ ANDROID_UNIT = build/android-arm64/unit build/android-arm/unit
 STATIC_LD = -static -Wl,--fatal-warnings
 build/android-%/hellosplit build/android-%/unit: PROBE_NET = probe-posix probe-resolve-static
 
-build/android-%/hellosplit: $(SRC) $(HDR) Makefile
+# Without the cross compilers, say which Debian packages bring them.
+.PHONY: android-toolchain
+android-toolchain:
+	@for cc in $(ANDROID_CC_arm64) $(ANDROID_CC_arm); do command -v $$cc >/dev/null || { \
+		echo "make: $$cc not found: install Debian's cross compilers with" \
+			"'sudo apt-get install gcc-aarch64-linux-gnu gcc-arm-linux-gnueabihf'" \
+			"(or 'sudo scripts/install-deps.sh test')." >&2; exit 1; }; done
+
+build/android-%/hellosplit: $(SRC) $(HDR) Makefile | android-toolchain
 	@mkdir -p $(@D)
 	$(ANDROID_CC_$*) $(BASE_CFLAGS) -fstack-protector-strong -D_FORTIFY_SOURCE=2 $(CFLAGS) -o $@ $(SRC) $(STATIC_LD)
 
-build/android-%/unit: $(UNIT_SRC) $(CORE_SRC) $(HDR) tests/unit/test.h Makefile
+build/android-%/unit: $(UNIT_SRC) $(CORE_SRC) $(HDR) tests/unit/test.h Makefile | android-toolchain
 	@mkdir -p $(@D)
 	$(ANDROID_CC_$*) $(BASE_CFLAGS) -O1 -g -Isrc -o $@ $(UNIT_SRC) $(CORE_SRC) $(STATIC_LD)
 
