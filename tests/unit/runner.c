@@ -17,6 +17,8 @@ void test_stats(void);
 void test_hostlist(void);
 void test_clienthello(void);
 void test_probe(void);
+void test_ladder(void);
+void test_learn(void);
 
 int main(void)
 {
@@ -32,6 +34,8 @@ int main(void)
 	test_hostlist();
 	test_clienthello();
 	test_probe();
+	test_ladder();
+	test_learn();
 	printf("%d passed, %d failed\n", test_passed, test_failed);
 	return test_failed ? 1 : 0;
 }
