@@ -20,7 +20,7 @@ HARDEN = -fstack-protector-strong -D_FORTIFY_SOURCE=2 -fPIE
 HARDEN_LD = -pie -Wl,-z,relro,-z,now
 
 # file-posix: file.h for every build but Windows (file-windows, below).
-CORE = packet flow reasm tls split ladder learn hold hostlist engine stats config log pcapio doctor file-posix
+CORE = packet flow reasm tls split ladder learn learned hold hostlist engine stats config log pcapio doctor file-posix
 # `hellosplit probe`. Static glibc has no name resolver (see STATIC_LD): the
 # static builds take probe-resolve-static (addresses only, --ip). A Windows
 # build takes probe-windows (link -lws2_32) instead of both probe-posix files.

@@ -19,6 +19,7 @@ void test_clienthello(void);
 void test_probe(void);
 void test_ladder(void);
 void test_learn(void);
+void test_learned(void);
 
 int main(void)
 {
@@ -36,6 +37,7 @@ int main(void)
 	test_probe();
 	test_ladder();
 	test_learn();
+	test_learned();
 	printf("%d passed, %d failed\n", test_passed, test_failed);
 	return test_failed ? 1 : 0;
 }
