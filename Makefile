@@ -273,8 +273,8 @@ endif
 #   make valgrind                 unit tests and offline runs under memcheck
 
 FUZZ_CC = clang
-FUZZ_HARNESSES = packet tls split engine
-FUZZ_CORE = $(addprefix src/,$(addsuffix .c,packet flow reasm tls split hold hostlist engine))
+FUZZ_HARNESSES = packet tls split engine learn
+FUZZ_CORE = $(addprefix src/,$(addsuffix .c,packet flow reasm tls split ladder learn hold hostlist engine))
 FUZZ_DEPS = $(FUZZ_CORE) $(HDR) tests/fuzz/fuzz.h tests/fuzz/ref_packet.h tests/unit/vectors.h \
 	tests/fuzz/coverage-ignore.txt Makefile
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARNINGS) -g -O1 -fno-omit-frame-pointer -Isrc -Itests/fuzz

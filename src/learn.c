@@ -650,7 +650,6 @@ struct load_ctx {
 	uint64_t now;
 	learn_warn_fn warn;
 	void *ctx;
-	int loaded;
 };
 
 static void load_record(void *ctx, unsigned line, const struct learn_record *r)
@@ -680,7 +679,6 @@ static void load_record(void *ctx, unsigned line, const struct learn_record *r)
 			 learn_kind_name((enum learn_kind)r->kind), r->name);
 		c->warn(c->ctx, line, why);
 		remove_entry(l, e);
-		c->loaded--;
 	}
 	e = insert(l, r->kind, r->name, len);
 	if (!e)
@@ -689,9 +687,9 @@ static void load_record(void *ctx, unsigned line, const struct learn_record *r)
 	e->state = r->state;
 	e->last_failure = r->last_failure;
 	e->successes = r->successes;
-	e->changed = r->changed;
-	e->expires = r->expires > c->now + keep ? c->now + keep : r->expires;   /* a clock set back */
-	c->loaded++;
+	/* Times ahead of now (a clock set back, a hand edit) are brought to it. */
+	e->changed = r->changed > c->now ? c->now : r->changed;
+	e->expires = r->expires > c->now + keep ? c->now + keep : r->expires;
 }
 
 static void load_warn(void *ctx, unsigned line, const char *why)
@@ -703,10 +701,10 @@ static void load_warn(void *ctx, unsigned line, const char *why)
 
 int learn_load(struct learn *l, const char *text, size_t len, uint64_t now, learn_warn_fn warn, void *ctx)
 {
-	struct load_ctx c = {l, now, warn, ctx, 0};
+	struct load_ctx c = {l, now, warn, ctx};
 	int rc = learn_parse_state(text, len, load_record, load_warn, &c);
 
-	return rc < 0 ? rc : c.loaded;
+	return rc < 0 ? rc : (int)l->nlearned;
 }
 
 int learn_save(const struct learn *l, uint64_t now, learn_write_fn write, void *ctx)

@@ -164,9 +164,10 @@ const char *learn_failure_name(enum learn_failure f);
 
 /* Loads a state file's text into l: expired entries are dropped, a rung
  * that is not in l's ladder (another --split-at, another version) is
- * dropped with a warning, expiry times beyond now + the keep time (a clock
- * set back) are brought to it. Returns the number of entries loaded or
- * -EPROTO as learn_parse_state. */
+ * dropped with a warning, times in the future and expiry times beyond now
+ * + the keep time (a clock set back) are brought to those; a full table drops the entries that would
+ * expire first. Returns the number of learned entries l holds afterwards,
+ * or -EPROTO as learn_parse_state. */
 int learn_load(struct learn *l, const char *text, size_t len, uint64_t now, learn_warn_fn warn, void *ctx);
 /* Writes the header and every unexpired learned entry through write
  * (returns 0 or -errno). Returns 0 or write's error. */

@@ -462,8 +462,9 @@ static void versions(void)
 		 "site other.example 2,sni works 1764745200 1765350000 0 reset\n"
 		 "site future.example midsld works 1764745200 1999999999 0 reset\n"
 		 "site twice.example midsld works 1764745200 1765350000 0 reset\n"
-		 "site twice.example 1 works 1764745200 1765350000 0 reset\n");
-	CHECK_EQ(learn_load(&l, text, strlen(text), T0, collect_warning, &w), 2);
+		 "site twice.example 1 works 1764745200 1765350000 0 reset\n"
+		 "site ahead.example midsld works 1999999990 1999999999 0 reset\n");
+	CHECK_EQ(learn_load(&l, text, strlen(text), T0, collect_warning, &w), 3);
 	CHECK_EQ(w.count, 2);
 	CHECK(w.lines[0] == 3 && w.lines[1] == 6);
 	CHECK_EQ(rung_of(&l, "old.example", T0, NULL), 0);
@@ -471,6 +472,14 @@ static void versions(void)
 	CHECK_EQ(rung_of(&l, "twice.example", T0, NULL), 2);
 	CHECK_EQ(rung_of(&l, "future.example", T0 + LEARN_KEEP_S - 1, NULL), 1);
 	CHECK_EQ(rung_of(&l, "future.example", T0 + LEARN_KEEP_S, NULL), 0);
+	{
+		const struct learn_entry *e;
+		uint32_t it = 0;
+
+		while ((e = learn_next(&l, &it)))
+			if (!strcmp(e->name, "ahead.example"))
+				CHECK(e->changed == T0 && e->expires == T0 + LEARN_KEEP_S);
+	}
 	learn_free(&l);
 }
 
