@@ -308,7 +308,7 @@ fuzz-merge: $(addprefix build/fuzz/fuzz_,$(FUZZ_HARNESSES))
 # divert) as built here, the Windows ones (and the files with _WIN32 parts)
 # for a mingw-w64 target.
 LINT_SRC = $(sort $(SRC) $(DIVERT_SRC) src/probe-resolve-static.c)
-LINT_WIN_SRC = $(sort $(filter-out $(LINT_SRC),$(WIN_SRC)) src/config.c src/main.c)
+LINT_WIN_SRC = $(sort $(filter-out $(LINT_SRC),$(WIN_SRC)) src/config.c src/learned.c src/main.c)
 CPPCHECK = cppcheck --std=c11 --enable=warning,style,performance,portability --inline-suppr --quiet \
 	--error-exitcode=1 --suppressions-list=.cppcheck-suppressions -D_GNU_SOURCE -Isrc
 lint:

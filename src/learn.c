@@ -574,14 +574,16 @@ int learn_parse_state(const char *text, size_t len, learn_record_fn record, lear
 
 	while (at < len) {
 		const char *line = text + at, *nl = memchr(line, '\n', len - at);
-		size_t n = nl ? (size_t)(nl - line) : len - at;
+		const char *end = nl ? nl : text + len;
 		struct learn_record r;
+		size_t n;
 		int h;
 
-		at += n + (nl ? 1 : 0);
+		at = (size_t)(end - text) + (nl ? 1 : 0);
 		lineno++;
-		if (n && line[n - 1] == '\r')
-			n--;
+		if (end > line && end[-1] == '\r')
+			end--;
+		n = (size_t)(end - line);
 		if (n == 0 || line[0] == '#')
 			continue;
 		if (!nl) {

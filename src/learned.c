@@ -221,7 +221,7 @@ static void list(FILE *out, const struct records *rs, uint64_t now)
 
 		if (r->changed <= now) {
 			format_span(now - r->changed, changed, sizeof(changed));
-			strcat(changed, " ago");
+			snprintf(changed + strlen(changed), sizeof(changed) - strlen(changed), " ago");
 		} else {
 			snprintf(changed, sizeof(changed), "(future)");
 		}
