@@ -7,9 +7,9 @@
  * registrable part: a.example.com and b.example.com share example.com);
  * without any of these it gets rung 0. A failure moves the entry that
  * served the flow one rung down (a new site entry starts at rung 1); a
- * failure of a name whose site entry has worked (for another name) gives
- * that name an entry of its own instead, so one odd name does not drag its
- * siblings down. When the last rung fails the site passes unsplit (fail
+ * failure at a site entry that has already worked at its rung gives the
+ * failing name an entry of its own instead, so one odd name does not drag
+ * its siblings down. When the last rung fails the site passes unsplit (fail
  * open) until it expires, and the caller is told once. */
 #ifndef HELLOSPLIT_LEARN_H
 #define HELLOSPLIT_LEARN_H
