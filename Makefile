@@ -24,9 +24,9 @@ HARDEN_LD = -pie -Wl,-z,relro,-z,now
 # file-posix for every build but Windows, which takes file-windows, below).
 # CORE: what every daemon and the unit tests share: the daemon loop, the
 # command line, offline mode, doctor's lines and the probe.
-ENGINE = packet flow reasm tls split hold hostlist engine
+ENGINE = packet flow reasm tls split ladder learn hold hostlist engine
 STATS = stats file-posix
-CORE = $(ENGINE) $(STATS) daemon config log pcapio doctor
+CORE = $(ENGINE) $(STATS) daemon config log pcapio doctor learned
 # `hellosplit probe`. Static glibc has no name resolver (see STATIC_LD): the
 # static builds take probe-resolve-static (addresses only, --ip). A Windows
 # build takes probe-windows (link -lws2_32) instead of both probe-posix files.
@@ -297,7 +297,7 @@ endif
 #   make valgrind                 unit tests and offline runs under memcheck
 
 FUZZ_CC = clang
-FUZZ_HARNESSES = packet tls split engine
+FUZZ_HARNESSES = packet tls split engine learn
 FUZZ_CORE = $(addprefix src/,$(addsuffix .c,$(ENGINE)))
 FUZZ_DEPS = $(FUZZ_CORE) $(HDR) tests/fuzz/fuzz.h tests/fuzz/ref_packet.h tests/unit/vectors.h \
 	tests/fuzz/coverage-ignore.txt Makefile
@@ -332,7 +332,7 @@ fuzz-merge: $(addprefix build/fuzz/fuzz_,$(FUZZ_HARNESSES))
 # divert) as built here, the Windows ones (and the files with _WIN32 parts)
 # for a mingw-w64 target.
 LINT_SRC = $(sort $(SRC) $(DIVERT_SRC) src/probe-resolve-static.c)
-LINT_WIN_SRC = $(sort $(filter-out $(LINT_SRC),$(WIN_SRC)) src/config.c src/main.c)
+LINT_WIN_SRC = $(sort $(filter-out $(LINT_SRC),$(WIN_SRC)) src/config.c src/learned.c src/main.c)
 CPPCHECK = cppcheck --std=c11 --enable=warning,style,performance,portability --inline-suppr --quiet \
 	--error-exitcode=1 --suppressions-list=.cppcheck-suppressions -D_GNU_SOURCE -Isrc
 lint:

@@ -715,6 +715,7 @@ void config_usage(FILE *out)
 #endif
 		"       hellosplit probe HOST...             find which --split-at gets past this network's DPI\n"
 		"       hellosplit doctor                    check this machine and print fixes\n"
+		"       hellosplit learned [list | forget NAME | clear]   see or forget the sites it learned\n"
 #ifdef _WIN32
 		"       hellosplit service install|uninstall|start|stop [OPTIONS]\n"
 #endif

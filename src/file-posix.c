@@ -14,12 +14,12 @@
 
 /* PATH.tmp as a new file. One that exists (a crash's leftover, or a link
  * someone planted to make root write elsewhere) is unlinked, never opened. */
-static int create_temp(const char *tmp)
+static int create_temp(const char *tmp, mode_t mode)
 {
-	int fd = open(tmp, TEMP_FLAGS, 0644);
+	int fd = open(tmp, TEMP_FLAGS, mode);
 
 	if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
-		fd = open(tmp, TEMP_FLAGS, 0644);
+		fd = open(tmp, TEMP_FLAGS, mode);
 	return fd;
 }
 
@@ -39,7 +39,7 @@ static int write_all(int fd, const char *data, size_t len)
 	return 0;
 }
 
-int file_replace(const char *path, const void *data, size_t len)
+static int replace(const char *path, const void *data, size_t len, mode_t mode)
 {
 	char tmp[4096];
 	int fd, err;
@@ -48,12 +48,12 @@ int file_replace(const char *path, const void *data, size_t len)
 		errno = ENAMETOOLONG;
 		return -ENAMETOOLONG;
 	}
-	fd = create_temp(tmp);
+	fd = create_temp(tmp, mode);
 	if (fd < 0)
 		return -errno;
-	/* 0644 whatever the umask: the file is read by other users' tools */
+	/* the mode whatever the umask */
 	err = write_all(fd, data, len);
-	if (!err && (fchmod(fd, 0644) || fsync(fd)))
+	if (!err && (fchmod(fd, mode) || fsync(fd)))
 		err = -errno;
 	if (close(fd) && !err)
 		err = -errno;
@@ -64,6 +64,17 @@ int file_replace(const char *path, const void *data, size_t len)
 		errno = -err;
 	}
 	return err;
+}
+
+/* 0644: the counters are read by other users' tools */
+int file_replace(const char *path, const void *data, size_t len)
+{
+	return replace(path, data, len, 0644);
+}
+
+int file_replace_private(const char *path, const void *data, size_t len)
+{
+	return replace(path, data, len, 0600);
 }
 
 /* getrandom(2); /dev/urandom where it is missing (ENOSYS: Linux before 3.17)

@@ -105,6 +105,12 @@ int file_replace(const char *path, const void *data, size_t len)
 	return -errno;      /* callers print strerror(errno), as after rename() */
 }
 
+/* The folder's ACL decides who reads it (service-windows.c sets it). */
+int file_replace_private(const char *path, const void *data, size_t len)
+{
+	return file_replace(path, data, len);
+}
+
 int random_seed(void *buf, size_t len)
 {
 	unsigned char *out = buf;

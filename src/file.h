@@ -11,6 +11,8 @@
  * mode 0644 on POSIX, which is then renamed over path. Returns 0 or -errno,
  * and sets errno. */
 int file_replace(const char *path, const void *data, size_t len);
+/* The same, readable by its owner only (mode 0600 on POSIX). */
+int file_replace_private(const char *path, const void *data, size_t len);
 
 /* Fills buf with len bytes from the system's secure random source, without
  * waiting for it at boot. Returns 0 or -errno. */

@@ -6,6 +6,7 @@
 #include "config.h"
 #include "daemon.h"
 #include "doctor.h"
+#include "learned.h"
 #include "log.h"
 #include "pcapio.h"
 #include "probe.h"
@@ -20,6 +21,8 @@ int main(int argc, char **argv)
 		return probe_main(argc - 1, argv + 1);
 	if (argc > 1 && !strcmp(argv[1], "doctor"))
 		return doctor_main(argc - 1, argv + 1);
+	if (argc > 1 && !strcmp(argv[1], "learned"))
+		return learned_main(argc - 1, argv + 1, stdout, stderr);
 #ifdef _WIN32
 	if (argc > 1 && !strcmp(argv[1], "service"))
 		return service_command(argc - 1, argv + 1);

@@ -6,17 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ladder.h"
 #include "tls.h"
 
 #define PROBE_MAX_HOSTS 1000
 #define PROBE_LINE_MAX 1024
 
-/* In preference order: one cut before two, a number before a marker (it
- * needs no parsing), 5 first (the daemon's default: the record header alone). */
-static const char *const default_candidates[] = {
-	"unsplit", "5", "1", "2", "midsld", "sni+1", "sniend-1", "sni", "5,midsld", "1,midsld",
-	"sni+1,midsld,sniend-1",
-};
 
 enum probe_option_id {
 	OPT_IP, OPT_PORT, OPT_TIMEOUT, OPT_TRIES, OPT_POSITIONS, OPT_JSON, OPT_HOSTS, OPT_CONCURRENCY, OPT_NO_PQ,
@@ -51,7 +46,9 @@ static const struct probe_option options[] = {
 
 static void usage(FILE *out)
 {
+	struct ladder ladder;
 	size_t i;
+	int r;
 
 	fprintf(out,
 		"Usage: hellosplit probe HOST... [OPTIONS]\n"
@@ -65,9 +62,10 @@ static void usage(FILE *out)
 			 options[i].name, options[i].metavar ? " " : "", options[i].metavar ? options[i].metavar : "");
 		fprintf(out, "  %-22s %s\n", left, options[i].help);
 	}
-	fprintf(out, "\nDefault candidates (simplest first):");
-	for (i = 1; i < sizeof(default_candidates) / sizeof(default_candidates[0]); i++)
-		fprintf(out, " %s", default_candidates[i]);
+	fprintf(out, "\nDefault candidates, the ladder of src/ladder.c (simplest first):");
+	if (ladder_build(&ladder, NULL) == 0)
+		for (r = 0; r < ladder.count; r++)
+			fprintf(out, " %s", ladder.rungs[r].text);
 	fprintf(out,
 		"\nThe unsplit hello is always tried too: when it gets through, no DPI is in the way.\n"
 		"Exit status: 0 a split that always worked was found, or no DPI was seen;\n"
@@ -336,8 +334,8 @@ static int apply(struct probe_options *o, const struct probe_option *opt, const 
 enum probe_parse_result probe_parse(struct probe_options *o, int argc, char **argv, FILE *out, FILE *err)
 {
 	char why[200];
-	int i, positions_given = 0, only_hosts = 0;
-	size_t k;
+	struct ladder ladder;
+	int i, k, positions_given = 0, only_hosts = 0;
 
 	memset(o, 0, sizeof(*o));
 	o->port = 443;
@@ -345,8 +343,14 @@ enum probe_parse_result probe_parse(struct probe_options *o, int argc, char **ar
 	o->tries = 3;
 	o->concurrency = 4;
 	o->profile = CLIENTHELLO_CHROME;
-	for (k = 0; k < sizeof(default_candidates) / sizeof(default_candidates[0]); k++)
-		probe_add_candidate(o, default_candidates[k], why, sizeof(why));
+	probe_add_candidate(o, "unsplit", why, sizeof(why));
+	if (ladder_build(&ladder, NULL)) {
+		fprintf(err, "hellosplit: probe: the built-in ladder (src/ladder.c) does not parse; "
+			     "this is a bug, please report it.\n");
+		return PROBE_PARSE_USAGE;
+	}
+	for (k = 0; k < ladder.count; k++)
+		probe_add_candidate(o, ladder.rungs[k].text, why, sizeof(why));
 	for (i = 1; i < argc; i++) {
 		const char *arg = argv[i], *value;
 		const struct probe_option *opt;

@@ -19,6 +19,9 @@ void test_hostlist(void);
 void test_clienthello(void);
 void test_probe(void);
 void test_daemon(void);
+void test_ladder(void);
+void test_learn(void);
+void test_learned(void);
 
 int main(void)
 {
@@ -36,6 +39,9 @@ int main(void)
 	test_clienthello();
 	test_probe();
 	test_daemon();
+	test_ladder();
+	test_learn();
+	test_learned();
 	printf("%d passed, %d failed\n", test_passed, test_failed);
 	return test_failed ? 1 : 0;
 }

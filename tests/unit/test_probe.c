@@ -45,16 +45,17 @@ static enum probe_parse_result parse(int *lines, ...)
 static void command_line(void)
 {
 	int lines, i;
-	static const char *const expected[] = {"unsplit", "5", "1", "2", "midsld", "sni+1", "sniend-1", "sni",
-					       "5,midsld", "1,midsld", "sni+1,midsld,sniend-1"};
+	/* unsplit, then the ladder (src/ladder.c) */
+	static const char *const expected[] = {"unsplit", "5", "midsld", "1", "sni+1", "1,midsld",
+					       "1,midsld,sniend-1"};
 
 	CHECK_EQ(parse(&lines, "www.blocked.example", NULL), PROBE_PARSE_RUN);
 	CHECK_EQ(opts.nhosts, 1);
 	CHECK(!strcmp(opts.hosts[0], "www.blocked.example"));
 	CHECK(opts.port == 443 && opts.tries == 3 && opts.concurrency == 4 && opts.timeout_ms == 4000);
 	CHECK(opts.profile == CLIENTHELLO_CHROME && !opts.json && !opts.ip);
-	CHECK_EQ(opts.ncandidates, 11);
-	for (i = 0; i < opts.ncandidates && i < 11; i++)
+	CHECK_EQ(opts.ncandidates, 7);
+	for (i = 0; i < opts.ncandidates && i < 7; i++)
 		CHECK(!strcmp(opts.candidates[i].text, expected[i]));
 	CHECK(opts.candidates[0].unsplit && !opts.candidates[1].unsplit);
 
@@ -187,42 +188,42 @@ static void judging(void)
 {
 	struct probe_host h[2];
 
-	/* candidates: unsplit 5 1 2 midsld sni+1 sniend-1 sni 5,midsld 1,midsld sni+1,midsld,sniend-1 */
-	make_host(&h[0], "a.example", "yyyyyyyyyyy", PROBE_RESET);
+	/* candidates: unsplit 5 midsld 1 sni+1 1,midsld 1,midsld,sniend-1 */
+	make_host(&h[0], "a.example", "yyyyyyy", PROBE_RESET);
 	probe_judge(&h[0]);
 	CHECK_EQ(h[0].verdict, PROBE_NO_DPI);
 	CHECK_EQ(h[0].recommended, -1);
 	CHECK_EQ(probe_exit_code(h, 1), 0);
 
-	make_host(&h[0], "a.example", "nyyyyyyyyyy", PROBE_RESET);       /* first-packet */
+	make_host(&h[0], "a.example", "nyyyyyy", PROBE_RESET);       /* first-packet */
 	probe_judge(&h[0]);
 	CHECK_EQ(h[0].verdict, PROBE_SPLIT_WORKS);
 	CHECK(h[0].recommended >= 0 && !strcmp(h[0].candidates[h[0].recommended].text, "5"));
 	CHECK_EQ(probe_exit_code(h, 1), 0);
 
-	make_host(&h[0], "a.example", "nnnnyyynyyy", PROBE_RESET);       /* any-packet */
+	make_host(&h[0], "a.example", "nnynyyy", PROBE_RESET);       /* any-packet */
 	probe_judge(&h[0]);
 	CHECK(h[0].recommended >= 0 && !strcmp(h[0].candidates[h[0].recommended].text, "midsld"));
 
-	make_host(&h[0], "a.example", "npnnnnnnyyy", PROBE_TIMEOUT);     /* a flaky 5 loses to 5,midsld */
+	make_host(&h[0], "a.example", "npnnnyy", PROBE_TIMEOUT);         /* a flaky 5 loses to 1,midsld */
 	probe_judge(&h[0]);
-	CHECK(h[0].recommended >= 0 && !strcmp(h[0].candidates[h[0].recommended].text, "5,midsld"));
+	CHECK(h[0].recommended >= 0 && !strcmp(h[0].candidates[h[0].recommended].text, "1,midsld"));
 
-	make_host(&h[0], "a.example", "nn?nnnnnnnn", PROBE_RESET);       /* inconclusive is not "worked" */
+	make_host(&h[0], "a.example", "nn?nnnn", PROBE_RESET);       /* inconclusive is not "worked" */
 	probe_judge(&h[0]);
 	CHECK(h[0].verdict != PROBE_SPLIT_WORKS);
 
-	make_host(&h[0], "a.example", "pyyyyyyyyyy", PROBE_RESET);       /* unsplit sometimes blocked */
+	make_host(&h[0], "a.example", "pyyyyyy", PROBE_RESET);       /* unsplit sometimes blocked */
 	probe_judge(&h[0]);
 	CHECK_EQ(h[0].verdict, PROBE_SPLIT_WORKS);
 
-	make_host(&h[0], "a.example", "nnpnnpnnnnn", PROBE_RESET);
+	make_host(&h[0], "a.example", "nnnppnn", PROBE_RESET);
 	probe_judge(&h[0]);
 	CHECK_EQ(h[0].verdict, PROBE_PARTLY);
 	CHECK(h[0].best >= 0 && !strcmp(h[0].candidates[h[0].best].text, "1"));
 	CHECK_EQ(probe_exit_code(h, 1), 3);
 
-	make_host(&h[0], "a.example", "nnnnnnnnnnn", PROBE_RESET);       /* before the control tries */
+	make_host(&h[0], "a.example", "nnnnnnn", PROBE_RESET);       /* before the control tries */
 	probe_judge(&h[0]);
 	CHECK_EQ(h[0].verdict, PROBE_NAME_REASSEMBLED);
 	h[0].control_run = 1;
@@ -236,12 +237,12 @@ static void judging(void)
 	CHECK_EQ(h[0].verdict, PROBE_ADDRESS_BLOCKED);
 	CHECK_EQ(probe_exit_code(h, 1), 3);
 
-	make_host(&h[0], "a.example", "ccccccccccc", PROBE_RESET);
+	make_host(&h[0], "a.example", "ccccccc", PROBE_RESET);
 	probe_judge(&h[0]);
 	CHECK_EQ(h[0].verdict, PROBE_UNREACHABLE);
 	CHECK(h[0].error[0] != 0);
 
-	make_host(&h[0], "a.example", "???????????", PROBE_RESET);
+	make_host(&h[0], "a.example", "???????", PROBE_RESET);
 	probe_judge(&h[0]);
 	CHECK_EQ(h[0].verdict, PROBE_UNKNOWN);
 	CHECK_EQ(probe_exit_code(h, 1), 3);
@@ -256,19 +257,19 @@ static void several_hosts(void)
 {
 	struct probe_host h[3];
 
-	make_host(&h[0], "a.example", "nyyyyyyyyyy", PROBE_RESET);
-	make_host(&h[1], "b.example", "nnnnyyynyyy", PROBE_RESET);
-	make_host(&h[2], "c.example", "yyyyyyyyyyy", PROBE_RESET);
+	make_host(&h[0], "a.example", "nyyyyyy", PROBE_RESET);
+	make_host(&h[1], "b.example", "nnynyyy", PROBE_RESET);
+	make_host(&h[2], "c.example", "yyyyyyy", PROBE_RESET);
 	probe_judge(&h[0]);
 	probe_judge(&h[1]);
 	probe_judge(&h[2]);
-	CHECK_EQ(probe_recommend_all(h, 3), 4);                 /* midsld works for both with DPI */
+	CHECK_EQ(probe_recommend_all(h, 3), 2);                 /* midsld works for both with DPI */
 	CHECK_EQ(probe_exit_code(h, 3), 0);
-	make_host(&h[1], "b.example", "nnnnnnnnyyy", PROBE_RESET);
+	make_host(&h[1], "b.example", "nnnnnyy", PROBE_RESET);
 	probe_judge(&h[1]);
-	CHECK_EQ(probe_recommend_all(h, 3), 8);                 /* 5,midsld */
+	CHECK_EQ(probe_recommend_all(h, 3), 5);                 /* 1,midsld */
 	CHECK_EQ(probe_recommend_all(&h[2], 1), -1);            /* nobody needs a split */
-	make_host(&h[1], "b.example", "nnnnnnnnnnn", PROBE_RESET);
+	make_host(&h[1], "b.example", "nnnnnnn", PROBE_RESET);
 	probe_judge(&h[1]);
 	CHECK_EQ(probe_recommend_all(h, 3), 1);                 /* hosts nothing helps do not count */
 	CHECK_EQ(probe_exit_code(h, 3), 3);
@@ -281,8 +282,8 @@ static void json_output(void)
 	FILE *f = tmpfile();
 	size_t n;
 
-	make_host(&h[0], "a.example", "nnnnyyynyyy", PROBE_RESET);
-	make_host(&h[1], "b.example", "yyyyyyyyyyy", PROBE_RESET);
+	make_host(&h[0], "a.example", "nnynyyy", PROBE_RESET);
+	make_host(&h[1], "b.example", "yyyyyyy", PROBE_RESET);
 	probe_judge(&h[0]);
 	probe_judge(&h[1]);
 	probe_print_json(f, &opts, h, 2);
@@ -329,7 +330,7 @@ static void text_output(void)
 	const char *t;
 	char want[512];
 
-	make_host(&h[0], "a.example", "nnnnyyynyyy", PROBE_RESET);
+	make_host(&h[0], "a.example", "nnynyyy", PROBE_RESET);
 	probe_judge(&h[0]);
 	t = print_text(h, 1);
 	CHECK(strstr(t, "  unsplit                -              \u2713" "0  \u2717" "3              -  reset 3\n") != NULL);
@@ -341,24 +342,24 @@ static void text_output(void)
 		 "Run the daemon with it: %s --split-at midsld\n", probe_net_daemon_command());
 	CHECK(strstr(t, want) != NULL);
 
-	make_host(&h[1], "b.example", "yyyyyyyyyyy", PROBE_RESET);
+	make_host(&h[1], "b.example", "yyyyyyy", PROBE_RESET);
 	probe_judge(&h[1]);
 	t = print_text(h, 2);
 	CHECK(strstr(t, "No DPI seen: the unsplit ClientHello was answered 3 times of 3.\n") != NULL);
 	CHECK(strstr(t, "Summary\n") != NULL);
 	CHECK(strstr(t, "Recommended for every host: --split-at midsld\n") != NULL);
 
-	make_host(&h[0], "a.example", "pnnnnnnnnnn", PROBE_TIMEOUT);    /* split hellos dropped? */
+	make_host(&h[0], "a.example", "pnnnnnn", PROBE_TIMEOUT);    /* split hellos dropped? */
 	probe_judge(&h[0]);
 	CHECK_EQ(h[0].verdict, PROBE_PARTLY);
 	CHECK_EQ(h[0].best, -1);
 	CHECK(strstr(print_text(h, 1), "a split one never did") != NULL);
 
-	make_host(&h[0], "a.example", "nnppnnnnnnn", PROBE_TIMEOUT);
+	make_host(&h[0], "a.example", "nnnppnn", PROBE_TIMEOUT);
 	probe_judge(&h[0]);
 	CHECK(strstr(print_text(h, 1), "the best, --split-at 1, worked 1 of 3 tries") != NULL);
 
-	make_host(&h[0], "a.example", "nnnnnnnnnnn", PROBE_RESET);
+	make_host(&h[0], "a.example", "nnnnnnn", PROBE_RESET);
 	h[0].control_run = 1;
 	h[0].control.ok = 1;
 	probe_judge(&h[0]);
@@ -368,11 +369,11 @@ static void text_output(void)
 	probe_judge(&h[0]);
 	CHECK(strstr(print_text(h, 1), "the address 198.18.2.2\nitself is blocked") != NULL);
 
-	make_host(&h[0], "a.example", "ccccccccccc", PROBE_RESET);
+	make_host(&h[0], "a.example", "ccccccc", PROBE_RESET);
 	probe_judge(&h[0]);
 	CHECK(strstr(print_text(h, 1), "Nothing works: no TCP connection opens (198.18.2.2 port 443: every connection failed)") !=
 	      NULL);
-	make_host(&h[0], "a.example", "???????????", PROBE_RESET);
+	make_host(&h[0], "a.example", "???????", PROBE_RESET);
 	probe_judge(&h[0]);
 	CHECK(strstr(print_text(h, 1), "every try was inconclusive") != NULL);
 }
