@@ -29,7 +29,7 @@
 	L"(WinDivert). Options: %ProgramData%\\hellosplit\\hellosplit.conf"
 #define LOG_ROTATE_BYTES (4 * 1024 * 1024)
 #define WAIT_STATE_MS 15000
-#define EXIT_FOLDER_UNSAFE 3    /* service exit code: the options folder lets others write */
+#define EXIT_FOLDER_UNSAFE 3    /* service exit code: folder_check refused the options folder */
 #define BFE_WAIT_S 30           /* at boot the service may start before the Base Filtering Engine */
 
 static SERVICE_STATUS_HANDLE status_handle;
@@ -87,24 +87,30 @@ enum folder_state { FOLDER_SAFE, FOLDER_WIDE, FOLDER_FOREIGN, FOLDER_ERROR };
 
 static int sid_is(PSID sid, WELL_KNOWN_SID_TYPE type)
 {
-	BYTE buf[SECURITY_MAX_SID_SIZE];
-	DWORD n = sizeof(buf);
+	union {
+		SID sid;
+		BYTE bytes[SECURITY_MAX_SID_SIZE];
+	} known;
+	DWORD n = sizeof(known);
 
-	return CreateWellKnownSid(type, NULL, buf, &n) && EqualSid(sid, buf);
+	return CreateWellKnownSid(type, NULL, &known.sid, &n) && EqualSid(sid, &known.sid);
 }
 
 /* This process's user: the Administrator running install, or SYSTEM. */
 static int sid_is_self(PSID sid)
 {
-	BYTE buf[sizeof(TOKEN_USER) + SECURITY_MAX_SID_SIZE];
+	union {
+		TOKEN_USER user;
+		BYTE bytes[sizeof(TOKEN_USER) + SECURITY_MAX_SID_SIZE];
+	} info;
 	HANDLE token;
 	DWORD n;
 	int same = 0;
 
 	if (!OpenProcessToken(GetCurrentProcess(), TOKEN_QUERY, &token))
 		return 0;
-	if (GetTokenInformation(token, TokenUser, buf, sizeof(buf), &n))
-		same = EqualSid(sid, ((TOKEN_USER *)buf)->User.Sid) != 0;
+	if (GetTokenInformation(token, TokenUser, &info, sizeof(info), &n))
+		same = EqualSid(sid, info.user.User.Sid) != 0;
 	CloseHandle(token);
 	return same;
 }
@@ -182,8 +188,16 @@ static enum folder_state folder_check(const wchar_t *dir, char *why, size_t n)
 		ACE_HEADER *ace;
 		ACCESS_ALLOWED_ACE *allowed;
 
-		if (!GetAce(dacl, i, (void **)&ace) || ace->AceType != ACCESS_ALLOWED_ACE_TYPE)
+		if (!GetAce(dacl, i, (void **)&ace) || ace->AceType == ACCESS_DENIED_ACE_TYPE ||
+		    ace->AceType == ACCESS_DENIED_OBJECT_ACE_TYPE || ace->AceType == ACCESS_DENIED_CALLBACK_ACE_TYPE ||
+		    ace->AceType == ACCESS_DENIED_CALLBACK_OBJECT_ACE_TYPE)
 			continue;          /* denials only take rights away */
+		if (ace->AceType != ACCESS_ALLOWED_ACE_TYPE) {
+			snprintf(why, n, "it has an access rule of type %u, which hellosplit does not check",
+				 (unsigned)ace->AceType);
+			state = FOLDER_WIDE;
+			break;
+		}
 		allowed = (ACCESS_ALLOWED_ACE *)ace;
 		/* CREATOR OWNER: whoever creates a file in it, which only the trusted can */
 		if (!(allowed->Mask & WRITE_RIGHTS) || sid_is_trusted(&allowed->SidStart) ||

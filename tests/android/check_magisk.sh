@@ -24,7 +24,8 @@
 #      file names; service.sh again, then uninstall.sh, the same; a stop.sh
 #      that lands while the supervisor restarts the daemon (a stub date(1)
 #      holds the supervisor between its check of run/stopped and writing the
-#      pid) leaves no daemon and no rule behind.
+#      pid) leaves no daemon and no rule behind; a lock whose holder is gone
+#      is taken over.
 # Last line "e2e: N passed, N failed"; exit non-zero on any failure.
 set -u -o pipefail
 
@@ -359,6 +360,23 @@ else
     e2e_fail "service.sh (busybox, not standalone) did not start hellosplit" "$(tail -5 "$M/hellosplit.log")"
 fi
 rm -f "$T/date.hold" "$T/date.armed" "$T/stub/date" "$T/stub/sleep"
+expect_eq "no run/lock left behind" "" "$(ls -d "$M/run/lock" 2>/dev/null)"
+# A lock whose holder is gone (killed, or from before a reboot: its pid now
+# names another process) is taken over, not waited for.
+nsx "$C" sleep 60 &
+stranger=$!
+_e2e_track_pid "$stranger"
+ln -s "pid-$stranger" "$M/run/lock"
+start_s=$SECONDS
+msh service.sh
+if wait_for 10 running && [[ $((SECONDS - start_s)) -lt 10 ]]; then
+    e2e_pass "service.sh took over a lock its holder left (pid $stranger is not a module script)"
+else
+    e2e_fail "service.sh did not take over a stale lock" "$(ls -l "$M/run/lock" 2>&1); $(tail -3 "$M/hellosplit.log")"
+fi
+e2e_stop "$stranger"
 msh stop.sh     # whatever the checks above found, nothing keeps running
+if wait_for 10 gone && ! daemon_alive; then e2e_pass "stop.sh after the takeover: nothing left running"
+else e2e_fail "stop.sh after the stale-lock takeover left hellosplit running or its rules in"; fi
 
 e2e_summary
