@@ -82,6 +82,8 @@ static int buffer_write(void *ctx, const char *text, size_t len)
 {
 	struct buffer *b = ctx;
 
+	if (!len)
+		return 0;
 	if (len > b->cap - b->len) {
 		size_t cap = b->cap ? b->cap : 16384;
 		char *p;
