@@ -210,6 +210,7 @@ static int packet_path(const struct config *cfg, pid_t parent, uid_t uid, gid_t 
 		return 1;
 	}
 	engine_set_logger(e, log_flow_event, NULL);
+	engine_set_discard(e, nfqueue_discard);
 	if (hostlists_load(&lists, cfg->hostlist, cfg->hostlist_exclude, stderr)) {
 		engine_destroy(e);
 		return 1;
@@ -236,7 +237,8 @@ static int packet_path(const struct config *cfg, pid_t parent, uid_t uid, gid_t 
 	}
 	/* After the uid change, which clears it: if the parent dies, stop. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
-	if (getppid() != parent || write(ready_fd, "R", 1) != 1) {
+	/* "R": both families can be injected; "4": IPv4 only, IPv6 is not queued. */
+	if (getppid() != parent || write(ready_fd, q.raw6 >= 0 ? "R" : "4", 1) != 1) {
 		rc = 1;
 		goto out;
 	}
@@ -258,11 +260,12 @@ static int packet_path(const struct config *cfg, pid_t parent, uid_t uid, gid_t 
 			break;
 		}
 		now = now_ms();
-		if ((pfd[0].revents & POLLIN) && nfqueue_receive(&q, now)) {
+		if ((pfd[0].revents & POLLIN) && nfqueue_receive(&q)) {
 			log_error("reading the queue failed: %s.", strerror(errno));
 			rc = 1;
 			break;
 		}
+		now = now_ms();
 		engine_tick(e, now);
 		nfqueue_flush(&q);
 		while ((pfd[1].revents & POLLIN) && read(sfd, &si, sizeof(si)) == sizeof(si)) {
@@ -404,7 +407,7 @@ int daemon_run(const struct config *cfg)
 		rc = wait_child(pid, 0);
 		return rc ? rc : 1;
 	}
-	if (rules_install(cfg)) {
+	if (rules_install(cfg, byte == '4' ? RULES_IPV4 : RULES_IPV4 | RULES_IPV6)) {
 		kill(pid, SIGUSR2);
 		wait_child(pid, 0);
 		return 1;

@@ -351,7 +351,7 @@ static void check_headers(const uint8_t *e, const struct ref_view *ev, const str
 		    "flags 0x%02x from a packet with 0x%02x", e[hl + 13], s->flags);
 }
 
-static void on_emit(void *ctx, const uint8_t *pkt, uint32_t len, const void *meta)
+static int on_emit(void *ctx, enum engine_emit_kind kind, const uint8_t *pkt, uint32_t len, const void *meta)
 {
 	struct ref_view v;
 	struct rec *s;
@@ -360,6 +360,7 @@ static void on_emit(void *ctx, const uint8_t *pkt, uint32_t len, const void *met
 	int original;
 
 	(void)ctx;
+	(void)kind;
 	FUZZ_ASSERT(!R.cfg.observe, "a packet emitted in observe mode");
 	ref_parse(&v, pkt, len);
 	FUZZ_ASSERT(v.result == PACKET_TCP && v.len == len, "emitted packet does not parse (%d, %u of %u bytes)",
@@ -396,7 +397,7 @@ static void on_emit(void *ctx, const uint8_t *pkt, uint32_t len, const void *met
 			v.family == 4 ? ref_be16(pkt + 4) : 0, original ? " (original)" : "");
 	if (R.nouts == MAX_OUT) {
 		R.outs_overflow = 1;
-		return;
+		return 0;
 	}
 	o = &R.outs[R.nouts++];
 	o->src = id;
@@ -406,6 +407,7 @@ static void on_emit(void *ctx, const uint8_t *pkt, uint32_t len, const void *met
 	o->ip_id = v.family == 4 ? (uint16_t)ref_be16(pkt + 4) : 0;
 	o->original = original;
 	o->track = s->track;
+	return 0;
 }
 
 static void on_log(void *ctx, const struct engine_flow_event *ev)
