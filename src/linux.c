@@ -259,13 +259,12 @@ static int packet_path(const struct config *cfg, pid_t parent, uid_t uid, gid_t 
 			rc = 1;
 			break;
 		}
-		now = now_ms();
 		if ((pfd[0].revents & POLLIN) && nfqueue_receive(&q)) {
 			log_error("reading the queue failed: %s.", strerror(errno));
 			rc = 1;
 			break;
 		}
-		now = now_ms();
+		now = now_ms();         /* after a drain: timeouts are due by the clock of now */
 		engine_tick(e, now);
 		nfqueue_flush(&q);
 		while ((pfd[1].revents & POLLIN) && read(sfd, &si, sizeof(si)) == sizeof(si)) {
