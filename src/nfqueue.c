@@ -22,6 +22,8 @@
 #include "packet.h"
 
 #define RX_SIZE (1024 * 1024)
+/* Held packets wait in the kernel queue too and count against this: a queue
+ * full of them passes new packets unqueued (FAIL_OPEN), as a busy one does. */
 #define QUEUE_MAXLEN 4096
 #define NLA_ALIGN4(n) (((n) + 3u) & ~3u)
 

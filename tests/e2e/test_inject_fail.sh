@@ -19,6 +19,9 @@
 #      ClientHello held by the engine reaches the server after
 #      --collect-timeout (250 ms), not when the flood ends, and SIGTERM ends
 #      hellosplit within a second.
+#   4. SIGTERM while a partial hello is held (--collect-timeout 20 s): the
+#      held packet reaches the server at the exit (its deferred verdict), and
+#      no run said a held packet was left without a verdict.
 # Needs root.  Last line "e2e: N passed, N failed"; exit non-zero on failure.
 set -u -o pipefail
 
@@ -210,5 +213,45 @@ for pid in "$probe_srv" "$probe_cli"; do
     _e2e_untrack_pid "$pid"
 done
 for pid in "${flood_pids[@]}"; do e2e_stop "$pid"; done
+nsx "$E2E_NS_CLI" iptables -w -t mangle -D POSTROUTING -j HSFLOOD
+
+# ---------------------------------------------- shutdown while holding ---
+section "SIGTERM while a hello is held: it leaves by verdict at the exit"
+hs_start "$E2E_NS_CLI" --ports 443,8443 --collect-timeout 20000 || e2e_die "hellosplit did not start"
+ip netns exec "$E2E_NS_SRV" "$E2E_PY" "$E2E_DIR/held_probe.py" serve "$E2E_SRV4" 8443 >"$T/hold.srv" 2>&1 &
+probe_srv=$!
+_e2e_track_pid "$probe_srv"
+sleep 0.5
+touch "$T/go-now"
+ip netns exec "$E2E_NS_CLI" "$E2E_PY" "$E2E_DIR/held_probe.py" send "$E2E_SRV4" 8443 100 "$T/go-now" \
+    >"$T/hold.cli" 2>&1 &
+probe_cli=$!
+_e2e_track_pid "$probe_cli"
+sleep 1
+if [[ -s "$T/hold.cli" && ! -s "$T/hold.srv" ]]; then
+    e2e_pass "held: after 1 s of a 20 s --collect-timeout the server has none of the partial hello"
+else
+    e2e_fail "held: the partial hello is held" "client '$(cat "$T/hold.cli")', server '$(cat "$T/hold.srv")'"
+fi
+t0=$EPOCHREALTIME
+hs_stop TERM
+expect_eq "held: exit status" 0 "$HS_RC"
+wait "$probe_srv"
+_e2e_untrack_pid "$probe_srv"
+ms=$(awk -v a="$t0" 'NR == 1 { printf "%d", ($1 - a) * 1000 }' "$T/hold.srv")
+if [[ $ms =~ ^-?[0-9]+$ ]] && ((ms < 1000)); then
+    e2e_pass "held: the server got the held bytes $ms ms after SIGTERM"
+else
+    e2e_fail "held: the server gets the held bytes within 1 s of SIGTERM" "got '$ms'"
+fi
+expect_eq "held: counted as released at exit (failopen_shutdown)" 1 "$(hs_stat failopen_shutdown)"
+wait "$probe_cli"
+_e2e_untrack_pid "$probe_cli"
+
+if grep -h 'had no verdict' "$E2E_TMP"/hellosplit-*.log; then
+    e2e_fail "no run left a held packet without a verdict"
+else
+    e2e_pass "no run left a held packet without a verdict"
+fi
 
 e2e_summary
