@@ -22,10 +22,11 @@ struct capture {
 
 static uint64_t emitted;
 
-static void count_emit(void *ctx, const uint8_t *pkt, uint32_t len, const void *meta)
+static int count_emit(void *ctx, enum engine_emit_kind kind, const uint8_t *pkt, uint32_t len, const void *meta)
 {
-	(void)ctx; (void)pkt; (void)meta;
+	(void)ctx; (void)kind; (void)pkt; (void)meta;
 	emitted += len;
+	return 0;
 }
 
 /* Raw-IP (linktype 101) pcap only: what gencap writes. */

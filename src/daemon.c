@@ -77,8 +77,11 @@ static int run(const struct config *cfg, const struct daemon_adapter *a, const s
 		if (events < 0)
 			return 1;
 		now = now_ms(clock);
-		if ((events & DAEMON_PACKETS) && (r = a->receive(a->ctx, now)) != 0)
-			return r < 0 ? 1 : 0;
+		if (events & DAEMON_PACKETS) {
+			if ((r = a->receive(a->ctx, now)) != 0)
+				return r < 0 ? 1 : 0;
+			now = now_ms(clock);    /* after a batch: timeouts are due by the clock of now */
+		}
 		engine_tick(e, now);
 		if (a->flush)
 			a->flush(a->ctx);

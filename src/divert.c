@@ -274,7 +274,7 @@ static void signals_setup(sigset_t *wait_mask)
 		sigdelset(wait_mask, handled[i]);
 }
 
-static void send_back(struct divert_run *r, const uint8_t *pkt, size_t len, const struct divert_meta *meta)
+static int send_back(struct divert_run *r, const uint8_t *pkt, size_t len, const struct divert_meta *meta)
 {
 	int err = r->io->send(r->io, pkt, len, meta);
 
@@ -282,16 +282,18 @@ static void send_back(struct divert_run *r, const uint8_t *pkt, size_t len, cons
 		r->send_errors++;
 		r->last_send_errno = -err;
 	}
+	return err;
 }
 
-/* engine_emit_fn: a segment or a released packet goes back with the address
- * of the packet whose bytes it carries. */
-static void divert_emit(void *ctx, const uint8_t *pkt, uint32_t len, const void *meta)
+/* engine_emit_fn: a segment or a released packet (a copy, whatever its kind)
+ * goes back with the address of the packet whose bytes it carries. */
+static int divert_emit(void *ctx, enum engine_emit_kind kind, const uint8_t *pkt, uint32_t len, const void *meta)
 {
 	struct divert_meta addr;
 
+	(void)kind;
 	memcpy(&addr, meta, sizeof(addr));
-	send_back(ctx, pkt, len, &addr);
+	return send_back(ctx, pkt, len, &addr);
 }
 
 static int divert_start(void *ctx, struct engine *e)

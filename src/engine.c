@@ -21,11 +21,12 @@ enum failopen_reason {
 	FAILOPEN_HELD_LIMIT,
 	FAILOPEN_ERROR,
 	FAILOPEN_SHUTDOWN,
+	FAILOPEN_EMIT,
 };
 
 static const char *const failopen_names[] = {
 	"failopen_not_tls", "failopen_timeout", "failopen_overflow",
-	"failopen_held_limit", "failopen_error", "failopen_shutdown",
+	"failopen_held_limit", "failopen_error", "failopen_shutdown", "failopen_emit",
 };
 
 /* A packet taking part in a window: a held one or the current one. */
@@ -39,7 +40,9 @@ struct view {
 struct engine {
 	struct engine_config cfg;
 	engine_emit_fn emit;
+	engine_discard_fn discard;
 	void *emit_ctx;
+	int emit_error;                      /* first failed piece of this call: -errno */
 	engine_log_fn log;
 	void *log_ctx;
 	const struct hostlist *include, *exclude;
@@ -95,6 +98,11 @@ void engine_set_logger(struct engine *e, engine_log_fn log, void *ctx)
 {
 	e->log = log;
 	e->log_ctx = ctx;
+}
+
+void engine_set_discard(struct engine *e, engine_discard_fn discard)
+{
+	e->discard = discard;
 }
 
 void engine_set_hostlists(struct engine *e, const struct hostlist *include, const struct hostlist *exclude)
@@ -194,11 +202,32 @@ static void collecting_unlink(struct engine *e, struct flow *f)
 /* ---- emitting */
 
 /* In observe mode every decision is made and counted, but nothing is sent:
- * the originals all pass. */
+ * the originals all pass. Once a piece failed, the pieces after it in this
+ * call are not tried: their flow fails open. */
 static void send_packet(struct engine *e, const uint8_t *data, uint32_t len, const void *meta)
 {
+	int r;
+
+	if (e->cfg.observe || e->emit_error)
+		return;
+	r = e->emit(e->emit_ctx, ENGINE_EMIT_PIECE, data, len, meta);
+	if (r < 0)
+		e->emit_error = r;
+}
+
+/* A stolen packet leaves as it came. Nothing better can be done when that
+ * fails: the adapter reports it. */
+static void send_unchanged(struct engine *e, const struct view *v)
+{
 	if (!e->cfg.observe)
-		e->emit(e->emit_ctx, data, len, meta);
+		e->emit(e->emit_ctx, ENGINE_EMIT_ORIGINAL, v->pkt.data, v->pkt.len, v->meta);
+}
+
+/* A stolen packet whose bytes all left in pieces. */
+static void discard(struct engine *e, const void *meta)
+{
+	if (!e->cfg.observe && e->discard)
+		e->discard(e->emit_ctx, meta);
 }
 
 /* Payload of a segment with p's headers that fits the MSS. */
@@ -310,16 +339,22 @@ static uint32_t emit_piece(struct engine *e, const struct view *t, uint32_t base
 	return emit_range(e, t, base_seq, from, to, &s, id);
 }
 
-/* An original packet leaves unchanged, unless it is a GSO super-packet
- * larger than the MSS: then it is cut into MSS-sized segments. */
+/* A held packet leaves unchanged, unless it is a GSO super-packet larger
+ * than the MSS: then it is cut into MSS-sized segments, or still leaves
+ * unchanged when a piece cannot be sent. */
 static void emit_original(struct engine *e, const struct view *v)
 {
 	uint16_t id = packet_ipv4_id(&v->pkt);
 
-	if (v->pkt.payload_len <= max_payload(e, v))
-		send_packet(e, v->pkt.data, v->pkt.len, v->meta);
+	if (v->pkt.payload_len <= max_payload(e, v)) {
+		send_unchanged(e, v);
+		return;
+	}
+	emit_piece(e, v, v->pkt.seq - v->off, v->off, v->off + v->pkt.payload_len, 1, &id);
+	if (e->emit_error)
+		send_unchanged(e, v);
 	else
-		emit_piece(e, v, v->pkt.seq - v->off, v->off, v->off + v->pkt.payload_len, 1, &id);
+		discard(e, v->meta);
 }
 
 /* ---- held packets */
@@ -373,6 +408,10 @@ static void fail_open(struct engine *e, struct flow *f, enum failopen_reason why
 	case FAILOPEN_HELD_LIMIT: e->stats.failopen_held_limit++; break;
 	case FAILOPEN_ERROR: e->stats.failopen_error++; break;
 	case FAILOPEN_SHUTDOWN: e->stats.failopen_shutdown++; break;
+	case FAILOPEN_EMIT:
+		e->stats.failopen_emit++;
+		e->stats.failopen_emit_errno = -e->emit_error;
+		break;
 	}
 	log_flow(e, f, failopen_names[why], NULL);
 }
@@ -440,27 +479,23 @@ static void split_seam(struct engine *e, uint32_t n, uint32_t end, struct seam *
 }
 
 /* Emits the contiguous bytes [0, end) of the n views cut at the flow's cuts
- * and where the carrying packet changes, then the packets lying beyond a gap
- * unchanged. */
-static void emit_split(struct engine *e, struct flow *f, uint32_t n, uint32_t end)
+ * and where the carrying packet changes. Returns the segments emitted, or
+ * -errno when one could not be sent. */
+static int emit_split(struct engine *e, struct flow *f, uint32_t n, uint32_t end)
 {
 	uint16_t id = packet_ipv4_id(&e->views[owner_of(e->views, n, 0)].pkt);
-	uint32_t pos = 0, i, segments = 0;
+	uint32_t pos = 0, segments = 0;
 	struct seam seam;
 
 	split_seam(e, n, end, &seam);
-	while (pos < end) {
+	while (pos < end && !e->emit_error) {
 		uint32_t owner = owner_of(e->views, n, pos);
 		uint32_t stop = next_cut(f, pos, owned_until(e->views, owner, pos));
 
 		segments += emit_range(e, &e->views[owner], f->base_seq, pos, stop, &seam, &id);
 		pos = stop;
 	}
-	for (i = 0; i < n; i++)
-		if (e->views[i].off > end)
-			emit_original(e, &e->views[i]);
-	e->stats.flows_split++;
-	e->stats.segments_emitted += segments;
+	return e->emit_error ? e->emit_error : (int)segments;
 }
 
 /* --hostlist / --hostlist-exclude: 1 when this hello should be split. */
@@ -488,17 +523,42 @@ static void pass_unlisted(struct engine *e, struct flow *f, uint32_t n, const st
 	log_flow(e, f, "pass_hostlist", tls);
 }
 
-static void split_window(struct engine *e, struct flow *f, uint32_t n, uint32_t contiguous,
-			 const struct tls_result *tls)
+/* Splits the window of the n views, the last of which is the current
+ * packet; the held ones lying beyond a gap leave unchanged after the
+ * pieces. Returns the current packet's verdict. When a piece cannot be sent
+ * the flow fails open: every held packet leaves unchanged, the current one
+ * passes. */
+static int split_window(struct engine *e, struct flow *f, uint32_t n, uint32_t contiguous,
+			const struct tls_result *tls)
 {
+	const struct view *current = &e->views[n - 1];
+	uint32_t i;
+	int segments;
+
 	f->ncuts = (uint8_t)split_plan(&e->cfg.positions, f->window_len, tls, tls ? e->window : NULL, f->cuts);
 	if (f->state == FLOW_COLLECTING)
 		collecting_unlink(e, f);
 	f->state = FLOW_SPLIT_READY;
-	emit_split(e, f, n, contiguous);
+	segments = emit_split(e, f, n, contiguous);
+	if (segments < 0) {
+		fail_open(e, f, FAILOPEN_EMIT);
+		return ENGINE_PASS;
+	}
+	for (i = 0; i + 1 < n; i++) {
+		if (e->views[i].off > contiguous)
+			emit_original(e, &e->views[i]);
+		else
+			discard(e, e->views[i].meta);
+	}
+	e->stats.flows_split++;
+	e->stats.segments_emitted += (uint32_t)segments;
 	log_flow(e, f, "split", tls);
 	release_held(e, f);
 	f->state = FLOW_INJECTED;
+	if (current->off > contiguous)
+		return ENGINE_PASS;
+	discard(e, current->meta);
+	return ENGINE_STOLEN;
 }
 
 /* ---- per-state handling of a payload packet */
@@ -535,8 +595,7 @@ static int on_collecting(struct engine *e, struct flow *f, const struct packet *
 	if (e->cfg.mode == SPLIT_MODE_IMMEDIATE) {
 		f->window_len = p->payload_len;
 		f->hello_ack = p->ack;
-		split_window(e, f, n, contiguous, NULL);
-		return ENGINE_STOLEN;
+		return split_window(e, f, n, contiguous, NULL);
 	}
 	st = tls_inspect(e->window, contiguous < e->cfg.max_buffer ? contiguous : e->cfg.max_buffer,
 			 e->cfg.complete, &tls);
@@ -552,8 +611,7 @@ static int on_collecting(struct engine *e, struct flow *f, const struct packet *
 			pass_unlisted(e, f, n - 1, &tls);   /* the current packet passes itself */
 			return ENGINE_PASS;
 		}
-		split_window(e, f, n, contiguous, &tls);
-		return ENGINE_STOLEN;
+		return split_window(e, f, n, contiguous, &tls);
 	}
 	if (tls.need > e->cfg.max_buffer || held_payload > e->cfg.max_buffer) {
 		fail_open(e, f, FAILOPEN_OVERFLOW);
@@ -610,12 +668,17 @@ static int on_injected(struct engine *e, struct flow *f, const struct packet *p,
 	v.largest = f->largest;
 	if (next_cut(f, off, end) == end && p->payload_len <= max_payload(e, &v))
 		return ENGINE_PASS;                    /* nothing to cut inside this one */
-	for (pos = off; pos < end;) {
+	for (pos = off; pos < end && !e->emit_error;) {
 		uint32_t stop = next_cut(f, pos, end);
 
 		segments += emit_piece(e, &v, f->base_seq, pos, stop, stop == end, &id);
 		pos = stop;
 	}
+	if (e->emit_error) {                       /* this packet passes, and the flow from now on */
+		fail_open(e, f, FAILOPEN_EMIT);
+		return ENGINE_PASS;
+	}
+	discard(e, meta);
 	e->stats.resplit_retransmits++;
 	e->stats.segments_emitted += segments;
 	return ENGINE_STOLEN;
@@ -670,6 +733,7 @@ int engine_packet(struct engine *e, const uint8_t *data, size_t len, const void 
 	int verdict = ENGINE_PASS;
 
 	e->stats.packets++;
+	e->emit_error = 0;
 	switch (packet_parse(&p, data, len)) {
 	case PACKET_TCP: break;
 	case PACKET_OTHER: return ENGINE_PASS;
@@ -766,6 +830,7 @@ void engine_tick(struct engine *e, uint64_t now)
 {
 	struct flow *f;
 
+	e->emit_error = 0;
 	while ((f = flow_at(e, e->oldest)) != NULL && now >= f->collect_start_ms &&
 	       now - f->collect_start_ms >= e->cfg.collect_timeout_ms)
 		fail_open(e, f, FAILOPEN_TIMEOUT);
@@ -788,6 +853,7 @@ void engine_release_all(struct engine *e)
 {
 	struct flow *f;
 
+	e->emit_error = 0;
 	while ((f = flow_at(e, e->oldest)) != NULL)
 		fail_open(e, f, FAILOPEN_SHUTDOWN);
 }

@@ -46,9 +46,23 @@ static inline uint32_t engine_packet_cap(const struct engine_config *cfg)
 	return cfg->max_held_pkts + 16;
 }
 
+/* What the engine hands its emit callback. */
+enum engine_emit_kind {
+	ENGINE_EMIT_PIECE,      /* a segment the engine built: send it */
+	ENGINE_EMIT_ORIGINAL,   /* a packet it answered ENGINE_STOLEN for, unchanged: let it go */
+};
+
 /* Called for every packet the engine sends; meta is the adapter's meta of the
- * packet whose bytes it carries. The buffer is only valid during the call. */
-typedef void (*engine_emit_fn)(void *ctx, const uint8_t *pkt, uint32_t len, const void *meta);
+ * packet whose bytes it carries. The buffer is only valid during the call.
+ * Returns 0, or -errno when the packet could not be sent: a flow whose piece
+ * fails stops its split and its held originals leave unchanged (fail-open). */
+typedef int (*engine_emit_fn)(void *ctx, enum engine_emit_kind kind, const uint8_t *pkt, uint32_t len,
+			      const void *meta);
+/* Called for a packet answered ENGINE_STOLEN whose bytes all left in pieces:
+ * an adapter that kept it queued drops it now. Every stolen packet gets
+ * exactly one ENGINE_EMIT_ORIGINAL or one discard, during the call that stole
+ * it or a later one (engine_release_all at the latest). */
+typedef void (*engine_discard_fn)(void *ctx, const void *meta);
 
 /* Per-flow decisions, for -v logging: one call when a flow's hello is split
  * or its packets are passed unsplit. */
@@ -71,6 +85,9 @@ struct engine;
 void engine_config_defaults(struct engine_config *cfg);
 struct engine *engine_create(const struct engine_config *cfg, engine_emit_fn emit, void *ctx);
 void engine_set_logger(struct engine *e, engine_log_fn log, void *ctx);
+/* For adapters that defer the verdict of stolen packets (NFQUEUE); called
+ * with the emit callback's ctx. */
+void engine_set_discard(struct engine *e, engine_discard_fn discard);
 /* Lists of hostnames to split only / never (NULL: not used). The caller
  * keeps them alive; a reload swaps them between packets. */
 void engine_set_hostlists(struct engine *e, const struct hostlist *include, const struct hostlist *exclude);

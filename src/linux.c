@@ -218,9 +218,9 @@ static void drain(struct nfqueue *q, struct engine *e)
 	uint64_t start = now_ms(NULL), now;
 
 	while (now_ms(NULL) - start < DRAIN_MAX_MS && poll(&pfd, 1, DRAIN_QUIET_MS) > 0) {
-		now = now_ms(NULL);
-		if (nfqueue_receive(q, now))
+		if (nfqueue_receive(q))
 			break;
+		now = now_ms(NULL);
 		engine_tick(e, now);
 		nfqueue_flush(q);
 	}
@@ -241,6 +241,7 @@ static int packet_path_start(void *ctx, struct engine *e)
 	}
 	p->queue_open = 1;
 	p->q.engine = e;
+	engine_set_discard(e, nfqueue_discard);
 	/* Each new connection waits for this process to wake up: let the
 	 * scheduler run it first (measured: +3.5 % TLS handshakes/s on a busy
 	 * 2-core box). It sleeps when no packet comes. */
@@ -254,7 +255,8 @@ static int packet_path_start(void *ctx, struct engine *e)
 	}
 	/* After the uid change, which clears it: if the parent dies, stop. */
 	prctl(PR_SET_PDEATHSIG, SIGTERM, 0, 0, 0);
-	if (getppid() != p->parent || write(p->ready_fd, "R", 1) != 1)
+	/* "R": both families can be injected; "4": IPv4 only, IPv6 is not queued. */
+	if (getppid() != p->parent || write(p->ready_fd, p->q.raw6 >= 0 ? "R" : "4", 1) != 1)
 		return -EPIPE;      /* the parent is gone: nobody to tell */
 	return 0;           /* ready_fd stays open: a stop is asked through it */
 }
@@ -291,8 +293,9 @@ static int packet_path_wait(void *ctx, uint32_t timeout_ms)
 static int packet_path_receive(void *ctx, uint64_t now)
 {
 	struct packet_path *p = ctx;
-	int r = nfqueue_receive(&p->q, now);
+	int r = nfqueue_receive(&p->q);     /* it reads the clock per packet */
 
+	(void)now;
 	if (r)
 		log_error("reading the queue failed: %s.", strerror(-r));
 	return r;
@@ -470,7 +473,7 @@ int daemon_run(const struct config *cfg)
 		rc = wait_child(pid, 0);
 		return rc ? rc : 1;
 	}
-	if (rules_install(cfg)) {
+	if (rules_install(cfg, byte == '4' ? RULES_IPV4 : RULES_IPV4 | RULES_IPV6)) {
 		kill(pid, SIGUSR2);
 		wait_child(pid, 0);
 		return 1;

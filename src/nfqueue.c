@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <linux/netfilter.h>
@@ -21,6 +22,8 @@
 #include "packet.h"
 
 #define RX_SIZE (1024 * 1024)
+/* Held packets wait in the kernel queue too and count against this: a queue
+ * full of them passes new packets unqueued (FAIL_OPEN), as a busy one does. */
 #define QUEUE_MAXLEN 4096
 #define NLA_ALIGN4(n) (((n) + 3u) & ~3u)
 
@@ -184,7 +187,7 @@ int nfqueue_open(struct nfqueue *q, uint16_t queue_num, uint32_t fwmark, uint32_
 	struct sockaddr_nl local = {.nl_family = AF_NETLINK};
 	struct nfqnl_msg_config_cmd bind_cmd = {.command = NFQNL_CFG_CMD_BIND};
 	struct nfqnl_msg_config_params params;
-	uint32_t flags, maxlen = htonl(QUEUE_MAXLEN);
+	uint32_t flags, mask, maxlen = htonl(QUEUE_MAXLEN);
 	int one = 1, size = 8 * 1024 * 1024, r;
 
 	memset(q, 0, sizeof(*q));
@@ -240,10 +243,13 @@ int nfqueue_open(struct nfqueue *q, uint16_t queue_num, uint32_t fwmark, uint32_
 	r = send_config(q, NFQA_CFG_PARAMS, &params, sizeof(params), 0, NULL, 0);
 	if (!r)
 		r = send_config(q, NFQA_CFG_QUEUE_MAXLEN, &maxlen, sizeof(maxlen), 0, NULL, 0);
-	/* FAIL_OPEN: a full queue passes packets; GSO: no segmentation before us. */
-	flags = htonl(NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_GSO);
+	/* FAIL_OPEN: a full queue passes packets. No F_GSO: the kernel segments a
+	 * GSO packet before queueing it, so the engine sees (and cuts no larger
+	 * than) the segments that would go on the wire. */
+	flags = htonl(NFQA_CFG_F_FAIL_OPEN);
+	mask = htonl(NFQA_CFG_F_FAIL_OPEN | NFQA_CFG_F_GSO);
 	if (!r)
-		r = send_config(q, NFQA_CFG_FLAGS, &flags, sizeof(flags), NFQA_CFG_MASK, &flags, sizeof(flags));
+		r = send_config(q, NFQA_CFG_FLAGS, &flags, sizeof(flags), NFQA_CFG_MASK, &mask, sizeof(mask));
 	if (r) {
 		snprintf(err, errlen, "configuring NFQUEUE %u failed: %s.", queue_num, strerror(-r));
 		nfqueue_close(q);
@@ -259,12 +265,16 @@ int nfqueue_open(struct nfqueue *q, uint16_t queue_num, uint32_t fwmark, uint32_
 		return r;
 	}
 	if (q->raw6 < 0)
-		log_info("IPv6 raw socket unavailable (%s): IPv6 flows will pass unsplit.", strerror(errno));
+		log_info("IPv6 packets cannot be injected here (raw socket with IPV6_HDRINCL: %s; needs Linux 4.5 "
+			 "or later): IPv6 is not queued and passes unsplit, IPv4 is split.", strerror(errno));
 	return 0;
 }
 
 void nfqueue_close(struct nfqueue *q)
 {
+	if (q->deferred)
+		log_error("%u held packets had no verdict when the queue closed; the kernel drops them and TCP "
+			  "retransmits. Please report this.", q->deferred);
 	if (q->nl >= 0 && q->rx) {
 		struct nfqnl_msg_config_cmd unbind = {.command = NFQNL_CFG_CMD_UNBIND};
 		uint8_t buf[128];
@@ -390,30 +400,51 @@ static int raw_send(struct nfqueue *q, const uint8_t *pkt, uint32_t len, const s
 		fd = q->raw6;
 		current = &q->raw6_mark;
 	}
-	if (fd < 0)
+	if (fd < 0) {
+		q->inject_errors++;
+		q->last_inject_errno = EAFNOSUPPORT;
 		return -EAFNOSUPPORT;
+	}
+	if (*current != mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) == 0)
+		*current = mark;
 	/* Without its mark a packet would be queued again and, on Android, routed
 	 * by the wrong network's table: it is not sent at all. */
-	if (*current != mark) {
-		if (setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)))
-			return -errno;
-		*current = mark;
+	if (*current != mark || sendmsg(fd, &msg, 0) < 0) {
+		int err = errno;
+
+		if (q->inject_errors++ == 0 || err != q->last_inject_errno)
+			log_error("injecting a %u-byte packet failed: %s; its flow passes unsplit.", len, strerror(err));
+		q->last_inject_errno = err;
+		return -err;
 	}
-	return sendmsg(fd, &msg, 0) < 0 ? -errno : 0;
+	return 0;
 }
 
-void nfqueue_emit(void *ctx, const uint8_t *pkt, uint32_t len, const void *meta)
+/* The verdict of a packet the engine answered ENGINE_STOLEN for: the
+ * current one, or one kept queued since. */
+static void decide_stolen(struct nfqueue *q, const struct nfqueue_meta *meta, int engine_verdict)
+{
+	if (q->in_engine && !q->current_decided && meta->packet_id == q->current_id)
+		q->current_decided = 1;
+	else if (q->deferred)
+		q->deferred--;
+	verdict(q, meta->packet_id, engine_verdict, meta->mark);
+}
+
+int nfqueue_emit(void *ctx, enum engine_emit_kind kind, const uint8_t *pkt, uint32_t len, const void *meta_bytes)
 {
 	struct nfqueue *q = ctx;
-	int r;
+	const struct nfqueue_meta *meta = meta_bytes;
 
-	nfqueue_flush(q);   /* earlier packets' verdicts first: the wire keeps their order */
-	r = raw_send(q, pkt, len, meta);
-	if (r) {
-		if (q->inject_errors++ == 0 || -r != q->last_inject_errno)
-			log_error("injecting a %u-byte packet failed: %s.", len, strerror(-r));
-		q->last_inject_errno = -r;
-	}
+	if (kind == ENGINE_EMIT_PIECE)
+		return raw_send(q, pkt, len, meta);
+	decide_stolen(q, meta, ENGINE_PASS);    /* the queued packet itself, by verdict */
+	return 0;
+}
+
+void nfqueue_discard(void *ctx, const void *meta)
+{
+	decide_stolen(ctx, meta, ENGINE_STOLEN);
 }
 
 /* ---- receiving */
@@ -468,6 +499,7 @@ static void handle_packet(struct nfqueue *q, struct nlmsghdr *h, uint64_t now)
 	}
 	if (!ph)
 		return;
+	meta.packet_id = ntohl(ph->packet_id);
 	q->packets++;
 	/* A packet cut by the copy range (a >64 KiB GSO packet) is passed whole. */
 	if (payload && !(cap_len && cap_len > payload_len)) {
@@ -475,16 +507,37 @@ static void handle_packet(struct nfqueue *q, struct nlmsghdr *h, uint64_t now)
 		 * finish: finish it in our copy, so whatever we re-send is complete. */
 		if (skb_info & NFQA_SKB_CSUMNOTREADY)
 			packet_set_checksums(payload, payload_len);
+		q->in_engine = 1;
+		q->current_id = meta.packet_id;
+		q->current_decided = 0;
 		v = engine_packet(q->engine, payload, payload_len, &meta, now);
+		q->in_engine = 0;
+		if (q->current_decided)
+			return;             /* its bytes left as pieces: dropped already */
+		if (v & ENGINE_STOLEN) {
+			q->deferred++;      /* held: queued until the engine lets it go */
+			return;
+		}
 	}
-	verdict(q, ntohl(ph->packet_id), v, meta.mark);
+	verdict(q, meta.packet_id, v, meta.mark);
 }
 
-int nfqueue_receive(struct nfqueue *q, uint64_t now)
+static uint64_t clock_ms(void)
 {
-	for (;;) {
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int nfqueue_receive(struct nfqueue *q)
+{
+	int reads;
+
+	for (reads = 0; reads < NFQUEUE_BATCH; reads++) {
 		ssize_t n = recv(q->nl, q->rx, q->rx_size, MSG_DONTWAIT);
 		struct nlmsghdr *h;
+		uint64_t now;
 		size_t left;
 
 		if (n < 0) {
@@ -495,6 +548,7 @@ int nfqueue_receive(struct nfqueue *q, uint64_t now)
 			return -errno;     /* no verdict pending: each read's went out after it */
 		}
 		left = (size_t)n;
+		now = clock_ms();
 		for (h = nl_first(q->rx, left); h; h = nl_next(h, &left)) {
 			if (h->nlmsg_type == (NFNL_SUBSYS_QUEUE << 8 | NFQNL_MSG_PACKET))
 				handle_packet(q, h, now);

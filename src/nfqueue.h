@@ -13,7 +13,8 @@
 struct nfqueue_meta {
 	uint32_t mark;        /* the packet's fwmark: Android's netd routes by it */
 	uint32_t outdev;
-	uint8_t unused[PACKET_META_SIZE - 8];
+	uint32_t packet_id;   /* its verdict waits while the engine holds it */
+	uint8_t unused[PACKET_META_SIZE - 12];
 };
 
 struct nfqueue {
@@ -30,6 +31,10 @@ struct nfqueue {
 	size_t tx_len;
 	uint64_t packets, inject_errors;
 	int last_inject_errno;
+	int in_engine;                  /* a packet is in engine_packet now: */
+	uint32_t current_id;            /* its id */
+	int current_decided;            /* the engine gave it its verdict itself */
+	uint32_t deferred;              /* stolen packets still waiting for a verdict */
 };
 
 /* Opens the queue and the raw sockets. Returns 0, or -errno with a one-line
@@ -38,14 +43,21 @@ int nfqueue_open(struct nfqueue *q, uint16_t queue_num, uint32_t fwmark, uint32_
 		 size_t errlen);
 void nfqueue_close(struct nfqueue *q);
 
-/* Reads every packet waiting, runs it through the engine, sends verdicts.
- * Returns 0 or -errno. */
-int nfqueue_receive(struct nfqueue *q, uint64_t now_ms);
+/* Reads the packets waiting, at most NFQUEUE_BATCH of them (so that timers
+ * and signals are not starved by a busy queue), runs them through the engine
+ * with the time read per packet, sends verdicts. A packet the engine holds
+ * stays queued in the kernel until the engine emits or discards it. Returns
+ * 0 or -errno. */
+#define NFQUEUE_BATCH 64
+int nfqueue_receive(struct nfqueue *q);
 /* Sends the verdicts still pending. */
 void nfqueue_flush(struct nfqueue *q);
 
-/* engine_emit_fn: sends one packet through the raw socket with the packet's
- * original mark plus fwmark, after the pending verdicts. */
-void nfqueue_emit(void *ctx, const uint8_t *pkt, uint32_t len, const void *meta);
+/* engine_emit_fn: a piece goes out through the raw socket with the packet's
+ * original mark plus fwmark, after the pending verdicts; an unchanged
+ * original by an accept verdict for its queued packet, with the same mark. */
+int nfqueue_emit(void *ctx, enum engine_emit_kind kind, const uint8_t *pkt, uint32_t len, const void *meta);
+/* engine_discard_fn: a drop verdict for the queued packet. */
+void nfqueue_discard(void *ctx, const void *meta);
 
 #endif

@@ -65,12 +65,15 @@ static void write_record(struct pcap_run *r, const uint8_t *link, uint32_t link_
 	r->written++;
 }
 
-static void emit_to_pcap(void *ctx, const uint8_t *pkt, uint32_t len, const void *meta)
+/* engine_emit_fn: pieces and released originals alike are written out. */
+static int emit_to_pcap(void *ctx, enum engine_emit_kind kind, const uint8_t *pkt, uint32_t len, const void *meta)
 {
 	struct pcap_run *r = ctx;
 	const struct pcap_meta *m = meta;
 
+	(void)kind;
 	write_record(r, m->link, m->link_len, pkt, len);
+	return r->write_failed ? -EIO : 0;
 }
 
 /* Length of the link header before the IP packet, or -1 when this frame

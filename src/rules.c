@@ -441,10 +441,12 @@ static void one_line(char *err)
 		*nl = 0;
 }
 
-static int install_nftables(const struct config *cfg)
+static int install_nftables(const struct config *cfg, int families)
 {
 	char text[8192], err[1024], path[256];
 	const char *argv[5];
+	const char *ipv4_only[] = {path, "insert", "rule", "inet", RULES_NFT_TABLE, "postrouting", "meta", "nfproto",
+				   "ipv6", "return", NULL};
 
 	if (!rules_find_tool("nft", path, sizeof(path))) {
 		log_error("--rules nftables: nft is not installed (Debian: apt install nftables).");
@@ -472,6 +474,12 @@ static int install_nftables(const struct config *cfg)
 	if (rules_run(argv, text, err, sizeof(err)) != 0) {
 		one_line(err);
 		log_error("--rules nftables: installing the ruleset failed: %s", err);
+		return -1;
+	}
+	/* IPv6 that cannot be injected is not queued at all. */
+	if (!(families & RULES_IPV6) && rules_run(ipv4_only, NULL, err, sizeof(err)) != 0) {
+		one_line(err);
+		log_error("--rules nftables: keeping IPv6 out of the queue failed: %s", err);
 		return -1;
 	}
 	return 0;
@@ -541,7 +549,7 @@ int rules_print(const struct config *cfg, FILE *out)
 	return 0;
 }
 
-int rules_install(const struct config *cfg)
+int rules_install(const struct config *cfg, int families)
 {
 	char path4[256], path6[256];
 	const char *tool4, *tool6;
@@ -557,8 +565,11 @@ int rules_install(const struct config *cfg)
 	rules_remove(0);
 	if (cfg->rules == RULES_NONE)
 		return 0;
-	if (cfg->rules == RULES_NFTABLES)
-		return install_nftables(cfg);
+	if (cfg->rules == RULES_NFTABLES) {
+		if (install_nftables(cfg, families))
+			goto fail;
+		return 0;
+	}
 	tool4 = rules_find_tool("iptables", path4, sizeof(path4));
 	tool6 = rules_find_tool("ip6tables", path6, sizeof(path6));
 	if (!tool4) {
@@ -568,6 +579,8 @@ int rules_install(const struct config *cfg)
 	}
 	if (install_iptables(cfg, tool4, 4))
 		goto fail;
+	if (!(families & RULES_IPV6))
+		return 0;           /* nfqueue_open said why */
 	if (!tool6)
 		log_info("ip6tables is not installed: IPv6 flows are not split.");
 	else if (access("/proc/net/if_inet6", F_OK))

@@ -40,9 +40,14 @@ void rules_iptables_build(struct rules_list *l, const char *tool, int family, co
 /* The nftables ruleset text. Returns its length, or -1 when it does not fit. */
 int rules_nft_build(const struct config *cfg, char *out, size_t n);
 
-/* Installs the rules of cfg->rules; on failure prints why, removes what was
- * installed and returns -1. */
-int rules_install(const struct config *cfg);
+/* Families rules_install queues: only those whose packets can be injected. */
+#define RULES_IPV4 1
+#define RULES_IPV6 2
+
+/* Installs the rules of cfg->rules for families (RULES_IPV4 and/or
+ * RULES_IPV6); on failure prints why, removes what was installed and
+ * returns -1. */
+int rules_install(const struct config *cfg, int families);
 /* Prints the rules cfg->rules installs (iptables and ip6tables commands,
  * also for none; or the nftables ruleset), the best variant. */
 int rules_print(const struct config *cfg, FILE *out);

@@ -2,6 +2,7 @@
 #ifndef HELLOSPLIT_STATS_H
 #define HELLOSPLIT_STATS_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -19,6 +20,7 @@
 	X(failopen_table_full, "passed unsplit: --max-flows reached")                    \
 	X(failopen_error, "passed unsplit: packets out of sequence or internal error")   \
 	X(failopen_shutdown, "passed unsplit: released at exit")                         \
+	X(failopen_emit, "passed unsplit: a piece could not be sent")                    \
 	X(pass_hostlist, "flows passed unsplit by --hostlist/--hostlist-exclude")       \
 	X(pass_malformed, "packets passed: malformed IP/TCP")                            \
 	X(pass_fragment, "packets passed: IPv4 fragments")                               \
@@ -30,7 +32,11 @@ struct stats {
 #define STATS_FIELD(name, help) uint64_t name;
 	STATS_COUNTERS(STATS_FIELD)
 #undef STATS_FIELD
+	int failopen_emit_errno;          /* why the last piece could not be sent */
 };
+
+/* "EPERM" for EPERM: the name of the errors sending a packet can give, else "errno N". */
+const char *stats_errno_name(int err, char *buf, size_t n);
 
 /* Aligned "name  value  (per second)" lines for a person. */
 void stats_print(FILE *out, const struct stats *s, double uptime_s);

@@ -353,19 +353,23 @@ static void flush(void *ctx)
 	w->tx_count = 0;
 }
 
-static void send_packet(struct windivert *w, const uint8_t *pkt, uint32_t len, const WINDIVERT_ADDRESS *addr)
+/* Queues a packet for the next batch; 0, or -EMSGSIZE when it cannot fit one.
+ * A batch that fails is reported by flush: TCP retransmits it. */
+static int send_packet(struct windivert *w, const uint8_t *pkt, uint32_t len, const WINDIVERT_ADDRESS *addr)
 {
 	if (w->tx_count == TX_BATCH || w->tx_len + len > TX_SIZE)
 		flush(w);
 	if (len > TX_SIZE)
-		return;
+		return -EMSGSIZE;
 	memcpy(w->tx + w->tx_len, pkt, len);
 	w->tx_addr[w->tx_count++] = *addr;
 	w->tx_len += len;
+	return 0;
 }
 
-/* engine_emit_fn: meta is the address of the packet that carried the bytes. */
-static void emit(void *ctx, const uint8_t *pkt, uint32_t len, const void *meta)
+/* engine_emit_fn: meta is the address of the packet that carried the bytes;
+ * pieces and released originals alike are sent as copies. */
+static int emit(void *ctx, enum engine_emit_kind kind, const uint8_t *pkt, uint32_t len, const void *meta)
 {
 	struct windivert *w = ctx;
 	WINDIVERT_ADDRESS addr;
@@ -381,7 +385,8 @@ static void emit(void *ctx, const uint8_t *pkt, uint32_t len, const void *meta)
 			addr.IPChecksum = 1;
 		addr.TCPChecksum = 1;
 	}
-	send_packet(w, pkt, len, &addr);
+	(void)kind;
+	return send_packet(w, pkt, len, &addr);
 }
 
 /* ---- receiving */

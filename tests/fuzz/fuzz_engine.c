@@ -423,7 +423,7 @@ static void check_headers(const uint8_t *e, const struct ref_view *ev, const str
 		check_timestamps(e + ts, s, ts);
 }
 
-static void on_emit(void *ctx, const uint8_t *pkt, uint32_t len, const void *meta)
+static int on_emit(void *ctx, enum engine_emit_kind kind, const uint8_t *pkt, uint32_t len, const void *meta)
 {
 	struct ref_view v;
 	struct rec *s;
@@ -432,6 +432,7 @@ static void on_emit(void *ctx, const uint8_t *pkt, uint32_t len, const void *met
 	int original;
 
 	(void)ctx;
+	(void)kind;
 	FUZZ_ASSERT(!R.cfg.observe, "a packet emitted in observe mode");
 	ref_parse(&v, pkt, len);
 	FUZZ_ASSERT(v.result == PACKET_TCP && v.len == len, "emitted packet does not parse (%d, %u of %u bytes)",
@@ -472,7 +473,7 @@ static void on_emit(void *ctx, const uint8_t *pkt, uint32_t len, const void *met
 			v.family == 4 ? ref_be16(pkt + 4) : 0, original ? " (original)" : "");
 	if (R.nouts == MAX_OUT) {
 		R.outs_overflow = 1;
-		return;
+		return 0;
 	}
 	o = &R.outs[R.nouts++];
 	o->src = id;
@@ -488,6 +489,7 @@ static void on_emit(void *ctx, const uint8_t *pkt, uint32_t len, const void *met
 		o->has_ts = at != 0;
 		o->tsval = at ? ref_be32(pkt + at) : 0;
 	}
+	return 0;
 }
 
 static void on_log(void *ctx, const struct engine_flow_event *ev)

@@ -1,5 +1,6 @@
 /* test_engine.c — the state machine with a driven clock, checked against the
  * split invariants of doc/design.md on everything the engine emits. */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -15,20 +16,40 @@ struct sent {
 	uint8_t data[2048];
 	uint32_t len;
 	uint8_t meta;
+	enum engine_emit_kind kind;
 };
 
 static struct sent out[MAX_OUT];
 static int nout;
+/* Emit failures on demand: pieces from the fail_from-th one on (counted from
+ * 0 in this engine) fail with -fail_errno. */
+static int pieces_tried, fail_from = -1, fail_errno;
+/* Per meta tag: ENGINE_EMIT_ORIGINAL emits and discards of that packet. */
+static int originals[256], discards[256];
 
-static void capture(void *ctx, const uint8_t *pkt, uint32_t len, const void *meta)
+static int capture(void *ctx, enum engine_emit_kind kind, const uint8_t *pkt, uint32_t len, const void *meta)
 {
+	uint8_t tag = *(const uint8_t *)meta;
+
 	(void)ctx;
+	if (kind == ENGINE_EMIT_PIECE && fail_from >= 0 && pieces_tried++ >= fail_from)
+		return -fail_errno;
+	if (kind == ENGINE_EMIT_ORIGINAL)
+		originals[tag]++;
 	if (nout < MAX_OUT && len <= sizeof(out[0].data)) {
 		memcpy(out[nout].data, pkt, len);
 		out[nout].len = len;
-		out[nout].meta = *(const uint8_t *)meta;
+		out[nout].meta = tag;
+		out[nout].kind = kind;
 	}
 	nout++;
+	return 0;
+}
+
+static void count_discard(void *ctx, const void *meta)
+{
+	(void)ctx;
+	discards[*(const uint8_t *)meta]++;
 }
 
 /* TSval of the packets mk builds, and whether they have TCP options at all. */
@@ -79,8 +100,17 @@ static uint32_t mk(uint8_t *buf, int family, int flow, uint32_t seq, uint32_t ac
 
 static struct engine *make(struct engine_config *cfg)
 {
+	struct engine *e;
+
 	nout = 0;
-	return engine_create(cfg, capture, NULL);
+	pieces_tried = 0;
+	fail_from = -1;
+	memset(originals, 0, sizeof(originals));
+	memset(discards, 0, sizeof(discards));
+	e = engine_create(cfg, capture, NULL);
+	if (e)
+		engine_set_discard(e, count_discard);
+	return e;
 }
 
 static int feed(struct engine *e, const uint8_t *pkt, uint32_t len, uint8_t tag, uint64_t now)
@@ -823,6 +853,158 @@ static void pieces_fit_the_segments(void)
 	engine_destroy(e);
 }
 
+/* Every packet the engine stole is later let go exactly once: unchanged
+ * (ENGINE_EMIT_ORIGINAL) or discarded after its bytes left in pieces. */
+static void stolen_packets_decided_once(void)
+{
+	struct engine_config cfg;
+	struct engine *e;
+	uint8_t a[2048], b[2048], c[2048];
+	uint32_t na, nb, nc;
+
+	engine_config_defaults(&cfg);
+	/* split: the held packet and the current one are discarded, no original */
+	e = make(&cfg);
+	na = mk(a, 4, 20, 100, 1, TCP_ACK, hello_blocked, 300, 10);
+	nb = mk(b, 4, 20, 400, 1, TCP_ACK | TCP_PSH, hello_blocked + 300, sizeof(hello_blocked) - 300, 11);
+	CHECK_EQ(feed(e, a, na, 1, 0), ENGINE_STOLEN);
+	CHECK_EQ(discards[1] + originals[1], 0);
+	CHECK_EQ(feed(e, b, nb, 2, 1), ENGINE_STOLEN);
+	CHECK_EQ(discards[1], 1);
+	CHECK_EQ(discards[2], 1);
+	CHECK_EQ(originals[1] + originals[2], 0);
+	/* a retransmission re-split: discarded too */
+	nc = mk(c, 4, 20, 100, 1, TCP_ACK | TCP_PSH, hello_blocked, sizeof(hello_blocked), 12);
+	CHECK_EQ(feed(e, c, nc, 3, 2), ENGINE_STOLEN);
+	CHECK_EQ(discards[3], 1);
+	engine_destroy(e);
+
+	/* a held packet beyond the window's gap leaves unchanged after the pieces */
+	e = make(&cfg);
+	na = mk(a, 4, 21, 100, 1, TCP_ACK, hello_blocked, 300, 10);
+	nb = mk(b, 4, 21, 400, 1, TCP_ACK | TCP_PSH, hello_blocked + 300, sizeof(hello_blocked) - 300, 11);
+	nc = mk(c, 4, 21, 100 + 600, 1, TCP_ACK, hello_blocked, 50, 12);
+	CHECK_EQ(feed(e, a, na, 1, 0), ENGINE_STOLEN);
+	CHECK_EQ(feed(e, c, nc, 3, 1), ENGINE_STOLEN);
+	CHECK_EQ(feed(e, b, nb, 2, 2), ENGINE_STOLEN);
+	CHECK_EQ(discards[1] + discards[2], 2);
+	CHECK_EQ(originals[3], 1);
+	CHECK_EQ(discards[3], 0);
+	CHECK_EQ(out[nout - 1].kind, ENGINE_EMIT_ORIGINAL);
+	CHECK(out[nout - 1].len == nc && !memcmp(out[nout - 1].data, c, nc));
+	engine_destroy(e);
+
+	/* timeout and shutdown: originals, no discard */
+	e = make(&cfg);
+	CHECK_EQ(feed(e, a, na, 1, 0), ENGINE_STOLEN);
+	na = mk(a, 4, 22, 100, 1, TCP_ACK, hello_blocked, 300, 10);
+	CHECK_EQ(feed(e, a, na, 2, 100), ENGINE_STOLEN);
+	engine_tick(e, 250);
+	CHECK_EQ(originals[1], 1);
+	CHECK_EQ(originals[2], 0);
+	engine_release_all(e);
+	CHECK_EQ(originals[2], 1);
+	CHECK_EQ(discards[1] + discards[2], 0);
+	engine_destroy(e);
+}
+
+/* A piece that cannot be sent: the split stops, the held packets leave
+ * unchanged (ENGINE_EMIT_ORIGINAL: by verdict on Linux), the current one
+ * passes, the flow passes from now on, counted with its errno. */
+static void emit_failure_fails_open(void)
+{
+	struct engine_config cfg;
+	struct engine *e;
+	uint8_t a[2048], b[2048];
+	uint32_t na, nb;
+
+	engine_config_defaults(&cfg);
+	e = make(&cfg);
+	fail_from = 1;                 /* the first piece leaves, the second fails */
+	fail_errno = EPERM;
+	na = mk(a, 4, 23, 100, 1, TCP_ACK, hello_blocked, 300, 10);
+	nb = mk(b, 4, 23, 400, 1, TCP_ACK | TCP_PSH, hello_blocked + 300, sizeof(hello_blocked) - 300, 11);
+	CHECK_EQ(feed(e, a, na, 1, 0), ENGINE_STOLEN);
+	CHECK_EQ(feed(e, b, nb, 2, 1), ENGINE_PASS | ENGINE_DONE);
+	CHECK_EQ(pieces_tried, 2);     /* nothing tried after the failure */
+	CHECK_EQ(nout, 2);
+	CHECK_EQ(out[0].kind, ENGINE_EMIT_PIECE);
+	CHECK_EQ(out[1].kind, ENGINE_EMIT_ORIGINAL);
+	CHECK(out[1].len == na && !memcmp(out[1].data, a, na));
+	CHECK_EQ(originals[1], 1);
+	CHECK_EQ(discards[1] + discards[2] + originals[2], 0);
+	CHECK_EQ(engine_stats(e)->failopen_emit, 1);
+	CHECK_EQ(engine_stats(e)->failopen_emit_errno, EPERM);
+	CHECK_EQ(engine_stats(e)->flows_split, 0);
+	CHECK_EQ(engine_stats(e)->held_bytes, 0);
+	CHECK_EQ(engine_next_timeout(e, 1), UINT32_MAX);
+	/* its retransmission passes too, untouched */
+	fail_from = -1;
+	CHECK_EQ(feed(e, b, nb, 3, 2), ENGINE_PASS | ENGINE_DONE);
+	CHECK_EQ(nout, 2);
+	engine_destroy(e);
+
+	/* one packet, its first piece fails: it passes, nothing is emitted */
+	e = make(&cfg);
+	fail_from = 0;
+	fail_errno = ENOBUFS;
+	na = mk(a, 6, 24, 1, 1, TCP_ACK | TCP_PSH, hello_blocked, sizeof(hello_blocked), 1);
+	CHECK_EQ(feed(e, a, na, 1, 0), ENGINE_PASS | ENGINE_DONE);
+	CHECK_EQ(nout, 0);
+	CHECK_EQ(discards[1] + originals[1], 0);
+	CHECK_EQ(engine_stats(e)->failopen_emit, 1);
+	CHECK_EQ(engine_stats(e)->failopen_emit_errno, ENOBUFS);
+	engine_destroy(e);
+
+	/* a retransmission re-split whose pieces fail passes, and so does the flow */
+	e = make(&cfg);
+	na = mk(a, 4, 25, 1, 1, TCP_ACK | TCP_PSH, hello_blocked, sizeof(hello_blocked), 1);
+	CHECK_EQ(feed(e, a, na, 1, 0), ENGINE_STOLEN);
+	fail_from = pieces_tried;
+	fail_errno = EMSGSIZE;
+	CHECK_EQ(feed(e, a, na, 2, 300), ENGINE_PASS | ENGINE_DONE);
+	CHECK_EQ(discards[2] + originals[2], 0);
+	CHECK_EQ(engine_stats(e)->failopen_emit, 1);
+	CHECK_EQ(engine_stats(e)->failopen_emit_errno, EMSGSIZE);
+	CHECK_EQ(engine_stats(e)->resplit_retransmits, 0);
+	engine_destroy(e);
+}
+
+/* A held packet larger than the MSS (a GSO super-packet) is cut when it is
+ * released; when a piece fails, it leaves whole instead. */
+static void emit_failure_oversized_original(void)
+{
+	struct engine_config cfg;
+	struct engine *e;
+	uint8_t a[2048];
+	uint32_t na;
+
+	engine_config_defaults(&cfg);
+	cfg.mss = 100;
+	e = make(&cfg);
+	na = mk(a, 4, 26, 100, 1, TCP_ACK, hello_blocked, 300, 10);
+	CHECK_EQ(feed(e, a, na, 1, 0), ENGINE_STOLEN);
+	fail_from = 1;
+	fail_errno = EPERM;
+	engine_tick(e, 250);
+	CHECK_EQ(pieces_tried, 2);
+	CHECK_EQ(originals[1], 1);
+	CHECK_EQ(discards[1], 0);
+	CHECK_EQ(out[nout - 1].kind, ENGINE_EMIT_ORIGINAL);
+	CHECK(out[nout - 1].len == na && !memcmp(out[nout - 1].data, a, na));
+	CHECK_EQ(engine_stats(e)->failopen_timeout, 1);
+	engine_destroy(e);
+
+	/* pieces that leave: the original is discarded */
+	e = make(&cfg);
+	CHECK_EQ(feed(e, a, na, 1, 0), ENGINE_STOLEN);
+	engine_tick(e, 250);
+	CHECK_EQ(nout, 4);
+	CHECK_EQ(originals[1], 0);
+	CHECK_EQ(discards[1], 1);
+	engine_destroy(e);
+}
+
 void test_engine(void)
 {
 	retransmission_covering_held_pieces();
@@ -845,4 +1027,7 @@ void test_engine(void)
 	handshake_mode_two_records();
 	overflow();
 	non_target_and_garbage();
+	stolen_packets_decided_once();
+	emit_failure_fails_open();
+	emit_failure_oversized_original();
 }

@@ -1,4 +1,5 @@
 /* test_stats.c — the JSON object and its file. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -40,4 +41,15 @@ void test_stats(void)
 	CHECK(strstr(buf, "\"uptime_s\":2.000}") != NULL);
 	unlink(path);
 	CHECK(stats_save_json("/nonexistent-dir/x.json", &s, 2) < 0);
+	/* the reason of the last failed piece, by name; none yet: empty */
+	CHECK(strstr(buf, "\"failopen_emit_reason\":\"\",") != NULL);
+	s.failopen_emit = 2;
+	s.failopen_emit_errno = EPERM;
+	f = test_memopen(buf, sizeof(buf));
+	stats_write_json(f, &s, 1);
+	test_memclose(f);
+	CHECK(strstr(buf, "\"failopen_emit\":2,") != NULL);
+	CHECK(strstr(buf, "\"failopen_emit_reason\":\"EPERM\",") != NULL);
+	CHECK(!strcmp(stats_errno_name(EMSGSIZE, buf, sizeof(buf)), "EMSGSIZE"));
+	CHECK(!strcmp(stats_errno_name(12345, buf, sizeof(buf)), "errno 12345"));
 }
