@@ -194,7 +194,7 @@ static void send_stats(void *ctx, const struct stats *s, double uptime)
 
 #define PACKET_NICE (-10)
 #define DRAIN_QUIET_MS 20
-#define DRAIN_MAX_MS 1000
+#define DRAIN_MAX_MS 500
 
 /* SIGINT or SIGTERM: 1 to keep running. Only the parent's (sent once its
  * rules are gone) stops the packet path: a signal that reaches both

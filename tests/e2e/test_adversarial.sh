@@ -297,7 +297,9 @@ expect_cmp "4: wire: a ~4 KB hello record" "$(scv window)" ">=" 4000
 expect_cmp "4: wire: unsplit: the first segment is full size, not a 5-byte cut" "$(scv first_len)" ">" 1000
 expect_cmp "4: wire: passed at once, not held (ms from the handshake ACK to the first byte)" "$(scv t_first_ms)" "<" 100
 expect_eq "4: wire: in order, whole" "1 1" "$(scv in_order) $(awk -v a="$(scv stream_len)" -v b="$(scv window)" 'BEGIN { print (a >= b) }')"
-expect_eq "4: counters: failopen_overflow on the first packet" "1 1" "$(ctr failopen_overflow) $(ctr packets)"
+# The queue delivers real segments: the first overflows, the flow's next
+# segments (up to 3 for 4 KB) reach the engine once more and pass.
+expect_eq "4: counters: failopen_overflow on the first packet" "1 1" "$(ctr failopen_overflow) $(awk -v n="$(ctr packets)" 'BEGIN { print (n >= 1 && n <= 3) }')"
 expect_eq "4: counters: not split, nothing injected, nothing held" "0 0 0" \
     "$(ctr flows_split) $(ctr segments_emitted) $(ctr held_bytes_peak)"
 
