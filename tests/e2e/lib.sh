@@ -1309,3 +1309,48 @@ e2e_summary() {
     echo "e2e: $E2E_PASSED passed, $E2E_FAILED failed"
     [[ $E2E_FAILED -eq 0 && $E2E_PASSED -gt 0 ]]
 }
+
+# e2e_check_segments DESC PCAP ARGS...: hello_segments.py PCAP ARGS passes;
+# its findings are printed either way.
+e2e_check_segments() {
+    local desc=$1 pcap=$2 out
+    shift 2
+    if out=$("$E2E_PY" "$E2E_DIR/hello_segments.py" "$pcap" "$@" 2>&1); then
+        e2e_pass "$desc"
+    else
+        e2e_fail "$desc" "hello_segments.py $*"
+    fi
+    printf '%s\n' "$out" | sed 's/^/      | /'
+}
+
+# e2e_capture_sources PCAP: distinct client source addresses seen at the server.
+e2e_capture_sources() {
+    tshark -n -r "$1" -Y 'tcp.dstport == 443' -T fields -e ip.src -e ipv6.src 2>/dev/null |
+        tr -s '\t' '\n' | sed '/^$/d' | LC_ALL=C sort -u | tr '\n' ' ' | sed 's/ $//'
+}
+
+# e2e_timed DESC CMD...: CMD succeeds in time: E2E_FETCH_MAX_MS of wall time
+# (default 900: below the 1 s initial RTO), or E2E_LOAD_MAX_MS (default 150:
+# below the 200 ms minimum RTO) by tls_load's own measure when CMD ran it.
+e2e_timed() {
+    local desc=$1 t0 ms limit=${E2E_FETCH_MAX_MS:-900} how="wall time"
+    shift
+    t0=$EPOCHREALTIME
+    if "$@"; then
+        ms=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%d", (b - a) * 1000 }')
+        # tls_load measures the fetch itself (no interpreter start-up): a lost
+        # piece costs at least the 200 ms minimum RTO there
+        if grep -q 'max_ms=' "$E2E_LAST_LOG" 2>/dev/null; then
+            ms=$(sed -n 's/.*max_ms=\([0-9]*\).*/\1/p' "$E2E_LAST_LOG" | tail -n 1)
+            limit=${E2E_LOAD_MAX_MS:-150} how="tls_load's time"
+        fi
+        if ((ms <= limit)); then
+            e2e_pass "$desc (${ms} ms)"
+        else
+            e2e_fail "$desc" "loaded, but after ${ms} ms ($how; limit ${limit} ms: a piece was lost)"
+        fi
+    else
+        e2e_fail "$desc" "expected success; reason: ${E2E_LAST_REASON:-exit non-zero}"
+        _e2e_show_log
+    fi
+}

@@ -33,18 +33,6 @@ T=$(e2e_tmpdir)
 
 section() { printf '\n=== %s\n' "$*"; }
 
-# check_segments DESC PCAP ARGS...  -- hello_segments.py must pass.
-check_segments() {
-    local desc=$1 pcap=$2 out
-    shift 2
-    if out=$("$E2E_PY" "$E2E_DIR/hello_segments.py" "$pcap" "$@" 2>&1); then
-        e2e_pass "$desc"
-    else
-        e2e_fail "$desc" "hello_segments.py $*"
-    fi
-    printf '%s\n' "$out" | sed 's/^/      | /'
-}
-
 blocked_all_clients() { # LABEL
     local fam
     for fam in 4 6; do
@@ -82,7 +70,7 @@ for model in "${E2E_CENSOR_MODELS[@]}"; do
     blocked_all_clients "$model, no hellosplit"
     allowed_load "$model, no hellosplit"
     capture_stop "$T/$model-plain.pcap"
-    check_segments "$model, no hellosplit: every hello arrives in 1 segment holding the whole name" \
+    e2e_check_segments "$model, no hellosplit: every hello arrives in 1 segment holding the whole name" \
         "$T/$model-plain.pcap" --segments 1 --name-whole --streams 10
 
     split=()
@@ -95,7 +83,7 @@ for model in "${E2E_CENSOR_MODELS[@]}"; do
         expect_blocked "$model, --split-at 5: curl   $B v6 still blocked" fetch_curl "$B" 6
         expect_blocked "$model, --split-at 5: python $B v4 still blocked" fetch_python "$B" 4
         capture_stop "$T/$model-default.pcap"
-        check_segments "$model, --split-at 5: split into 5 + rest, the name whole in segment 2" \
+        e2e_check_segments "$model, --split-at 5: split into 5 + rest, the name whole in segment 2" \
             "$T/$model-default.pcap" --first 5 --name-whole --streams 3
         hs_stop INT
         expect_eq "$model, --split-at 5: exit status after SIGINT" 0 "$HS_RC"
@@ -117,11 +105,11 @@ for model in "${E2E_CENSOR_MODELS[@]}"; do
     # first segment is MSS-sized and the cut comes later; --cut-at checks it.
     cut_args=(--first "$first")
     [[ $model == any-packet ]] && cut_args=(--cut-at "$first" --name-cut)
-    check_segments "$model, hellosplit: every connection's hello cut at $first, all checksums valid" \
+    e2e_check_segments "$model, hellosplit: every connection's hello cut at $first, all checksums valid" \
         "$T/$model-hs.pcap" "${cut_args[@]}" --checksums --no-partial --streams 11
     # A hello that left as one packet (all but Chromium's): exactly two
     # segments, the cut and the rest.
-    check_segments "$model, hellosplit: one-packet hellos arrive as 2 segments: $first bytes, then the rest" \
+    e2e_check_segments "$model, hellosplit: one-packet hellos arrive as 2 segments: $first bytes, then the rest" \
         "$T/$model-hs.pcap" "${cut_args[@]}" --segments 2 --max-window 1400 --streams 10
     hs_stop INT
     expect_eq "$model, hellosplit: exit status after SIGINT" 0 "$HS_RC"

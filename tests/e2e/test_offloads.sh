@@ -35,17 +35,6 @@ PAD=1500
 
 section() { printf '\n=== %s\n' "$*"; }
 
-check_segments() { # DESC PCAP ARGS...
-    local desc=$1 pcap=$2 out
-    shift 2
-    if out=$("$E2E_PY" "$E2E_DIR/hello_segments.py" "$pcap" "$@" 2>&1); then
-        e2e_pass "$desc"
-    else
-        e2e_fail "$desc" "hello_segments.py $*"
-    fi
-    printf '%s\n' "$out" | sed 's/^/      | /'
-}
-
 # fetch_big NAME FAM [COUNT]: tls_load with a padded (~2 KB) hello.
 # shellcheck disable=SC2034  # E2E_LAST_* are read by lib.sh's expect_*
 fetch_big() {
@@ -71,9 +60,9 @@ expect_blocked "no hellosplit: big hello ($B v6) is reset" fetch_big "$B" 6
 expect_blocked "no hellosplit: curl $B v4 is reset" fetch_curl "$B" 4
 expect_ok "no hellosplit: big hello (${A[0]} v4) loads" fetch_big "${A[0]}" 4
 capture_stop "$T/cli-plain.pcap"
-check_segments "no hellosplit: each big hello leaves cli as one GSO super-packet holding the name" \
+e2e_check_segments "no hellosplit: each big hello leaves cli as one GSO super-packet holding the name" \
     "$T/cli-plain.pcap" --segments 1 --name-whole --streams 4
-check_segments "no hellosplit: ... and it is larger than the MSS" \
+e2e_check_segments "no hellosplit: ... and it is larger than the MSS" \
     "$T/cli-plain.pcap" --some-over 1448 --only-name "$B" --min-window 1000 --streams 2
 
 section "offloads on, hellosplit --split-at midsld"
@@ -91,11 +80,11 @@ for fam in 4 6; do
 done
 expect_ok "hellosplit: chromium $B v4 loads" fetch_chromium "$B" 4
 capture_stop "$T/cli-hs.pcap" "$T/srv4.pcap" "$T/srv6.pcap"
-check_segments "hellosplit: on cli's eth0 no hello segment exceeds the MSS" \
+e2e_check_segments "hellosplit: on cli's eth0 no hello segment exceeds the MSS" \
     "$T/cli-hs.pcap" --max-payload 1448 --cut-at midsld --name-cut --streams 18
-check_segments "hellosplit, server v4: cut at midsld, <= 1448 bytes, hello checksums valid" \
+e2e_check_segments "hellosplit, server v4: cut at midsld, <= 1448 bytes, hello checksums valid" \
     "$T/srv4.pcap" --cut-at midsld --name-cut --max-payload 1448 --checksums --streams 9
-check_segments "hellosplit, server v6: cut at midsld, <= 1428 bytes, hello checksums valid" \
+e2e_check_segments "hellosplit, server v6: cut at midsld, <= 1428 bytes, hello checksums valid" \
     "$T/srv6.pcap" --cut-at midsld --name-cut --max-payload 1428 --checksums --streams 9
 hs_stop INT
 expect_eq "hellosplit: exit status" 0 "$HS_RC"

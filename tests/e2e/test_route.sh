@@ -14,7 +14,7 @@
 # For each: without hellosplit the blocked name is reset and the allowed one
 # loads (the topology works); with hellosplit the blocked name loads with
 # curl v4+v6 (router: also gnutls, Python and a ~1.8 KB hello, v4+v6) and
-# the allowed one too, each in time (FETCH_MAX_MS, LOAD_MAX_MS); the server
+# the allowed one too, each in time (E2E_FETCH_MAX_MS, E2E_LOAD_MAX_MS); the server
 # capture shows every hello cut, no client byte sent twice, the addresses
 # the server saw; the client's stack retransmitted nothing (no piece lost);
 # the daemon logged no injection error.  Pieces routed by destination and
@@ -35,59 +35,17 @@ hs_require
 B=$E2E_BLOCKED
 A=${E2E_ALLOWED[0]}
 T=$(e2e_tmpdir)
-FETCH_MAX_MS=${FETCH_MAX_MS:-900}   # wall time of a client program: below the 1 s initial RTO
-LOAD_MAX_MS=${LOAD_MAX_MS:-150}     # one tls_load fetch: below the 200 ms minimum RTO
 
 section() { printf '\n=== %s\n' "$*"; }
-
-# timed DESC CMD...: CMD succeeds in time (FETCH_MAX_MS, or LOAD_MAX_MS by tls_load).
-timed() {
-    local desc=$1 t0 ms limit=$FETCH_MAX_MS how="wall time"
-    shift
-    t0=$EPOCHREALTIME
-    if "$@"; then
-        ms=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%d", (b - a) * 1000 }')
-        # tls_load measures the fetch itself (no interpreter start-up): a lost
-        # piece costs at least the 200 ms minimum RTO there
-        if grep -q 'max_ms=' "$E2E_LAST_LOG" 2>/dev/null; then
-            ms=$(sed -n 's/.*max_ms=\([0-9]*\).*/\1/p' "$E2E_LAST_LOG" | tail -n 1)
-            limit=$LOAD_MAX_MS how="tls_load's time"
-        fi
-        if ((ms <= limit)); then
-            e2e_pass "$desc (${ms} ms)"
-        else
-            e2e_fail "$desc" "loaded, but after ${ms} ms ($how; limit ${limit} ms: a piece was lost)"
-        fi
-    else
-        e2e_fail "$desc" "expected success; reason: ${E2E_LAST_REASON:-exit non-zero}"
-        _e2e_show_log
-    fi
-}
-
-check_segments() { # DESC PCAP ARGS...
-    local desc=$1 pcap=$2 out
-    shift 2
-    if out=$("$E2E_PY" "$E2E_DIR/hello_segments.py" "$pcap" "$@" 2>&1); then
-        e2e_pass "$desc"
-    else
-        e2e_fail "$desc" "hello_segments.py $*"
-    fi
-    printf '%s\n' "$out" | sed 's/^/      | /'
-}
-
-capture_sources() {
-    tshark -n -r "$1" -Y 'tcp.dstport == 443' -T fields -e ip.src -e ipv6.src 2>/dev/null |
-        tr -s '\t' '\n' | sed '/^$/d' | LC_ALL=C sort -u | tr '\n' ' ' | sed 's/ $//'
-}
 
 # after_checks LABEL PCAP STREAMS WANT_SRC RETRANS0
 after_checks() {
     local label=$1 pcap=$2 streams=$3 want_src=$4 retrans0=$5
-    check_segments "$label: every hello cut at 5, checksums valid" "$pcap" --first 5 --checksums \
+    e2e_check_segments "$label: every hello cut at 5, checksums valid" "$pcap" --first 5 --checksums \
         --streams "$streams"
     expect_eq "$label: client bytes the server saw twice (retransmitted)" 0 "$(capture_retransmitted "$pcap")"
     expect_eq "$label: segments the client retransmitted" 0 $(($(tcp_retransmits "$E2E_NS_CLI") - retrans0))
-    expect_eq "$label: source addresses the server saw" "$want_src" "$(capture_sources "$pcap")"
+    expect_eq "$label: source addresses the server saw" "$want_src" "$(e2e_capture_sources "$pcap")"
     hs_stop TERM
     expect_eq "$label: exit status after SIGTERM" 0 "$HS_RC"
     expect_eq "$label: injection errors logged" 0 "$(grep -c 'inject' "$HS_LOG")"
@@ -116,11 +74,11 @@ for masq in 0 1; do
     capture_start "$E2E_NS_SRV" eth0 "$pcap" tcp port 443
     retrans0=$(tcp_retransmits "$E2E_NS_CLI")
     for fam in 4 6; do
-        timed "$L, hellosplit: curl     $B v$fam loads" fetch_curl "$B" "$fam"
-        timed "$L, hellosplit: gnutls   $B v$fam loads" fetch_gnutls "$B" "$fam"
-        timed "$L, hellosplit: python   $B v$fam loads" fetch_python "$B" "$fam"
-        timed "$L, hellosplit: big hello $B v$fam loads" fetch_bighello "$B" "$fam"
-        timed "$L, hellosplit: curl     $A v$fam loads" fetch_curl "$A" "$fam"
+        e2e_timed "$L, hellosplit: curl     $B v$fam loads" fetch_curl "$B" "$fam"
+        e2e_timed "$L, hellosplit: gnutls   $B v$fam loads" fetch_gnutls "$B" "$fam"
+        e2e_timed "$L, hellosplit: python   $B v$fam loads" fetch_python "$B" "$fam"
+        e2e_timed "$L, hellosplit: big hello $B v$fam loads" fetch_bighello "$B" "$fam"
+        e2e_timed "$L, hellosplit: curl     $A v$fam loads" fetch_curl "$A" "$fam"
     done
     capture_stop "$pcap"
     after_checks "$L" "$pcap" 10 "$want_src" "$retrans0"
@@ -146,8 +104,8 @@ pcap="$T/desktop.pcap"
 capture_start "$E2E_NS_SRV" eth0 "$pcap" tcp port 443
 retrans0=$(tcp_retransmits "$E2E_NS_CLI")
 for fam in 4 6; do
-    timed "$L, hellosplit: curl $B v$fam loads" fetch_curl "$B" "$fam"
-    timed "$L, hellosplit: curl $A v$fam loads" fetch_curl "$A" "$fam"
+    e2e_timed "$L, hellosplit: curl $B v$fam loads" fetch_curl "$B" "$fam"
+    e2e_timed "$L, hellosplit: curl $A v$fam loads" fetch_curl "$A" "$fam"
 done
 capture_stop "$pcap"
 after_checks "$L" "$pcap" 4 "$E2E_CLI4 $E2E_CLI6" "$retrans0"
@@ -172,10 +130,10 @@ fetch_linklocal() { # NAME: curl from rtr to srv's link-local address, zone wan0
         --connect-to "$1:443:[$ll%wan0]:443" "https://$1/" >"$E2E_LAST_LOG" 2>&1
     grep -qxF "hello from $1" "$E2E_LAST_LOG"
 }
-timed "$L: curl $A from [$ll%wan0] loads" fetch_linklocal "$A"
-timed "$L: curl $B from [$ll%wan0] loads" fetch_linklocal "$B"
+e2e_timed "$L: curl $A from [$ll%wan0] loads" fetch_linklocal "$A"
+e2e_timed "$L: curl $B from [$ll%wan0] loads" fetch_linklocal "$B"
 capture_stop "$pcap"
-check_segments "$L: every hello cut at 5, checksums valid" "$pcap" --first 5 --checksums --streams 2
+e2e_check_segments "$L: every hello cut at 5, checksums valid" "$pcap" --first 5 --checksums --streams 2
 expect_eq "$L: segments rtr retransmitted" 0 $(($(tcp_retransmits "$E2E_NS_RTR") - retrans0))
 hs_stop TERM
 expect_eq "$L: injection errors logged" 0 "$(grep -c 'inject' "$HS_LOG")"

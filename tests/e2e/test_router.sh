@@ -32,23 +32,6 @@ T=$(e2e_tmpdir)
 
 section() { printf '\n=== %s\n' "$*"; }
 
-check_segments() { # DESC PCAP ARGS...
-    local desc=$1 pcap=$2 out
-    shift 2
-    if out=$("$E2E_PY" "$E2E_DIR/hello_segments.py" "$pcap" "$@" 2>&1); then
-        e2e_pass "$desc"
-    else
-        e2e_fail "$desc" "hello_segments.py $*"
-    fi
-    printf '%s\n' "$out" | sed 's/^/      | /'
-}
-
-# capture_sources PCAP: distinct client source addresses seen at the server.
-capture_sources() {
-    tshark -n -r "$1" -Y 'tcp.dstport == 443' -T fields -e ip.src -e ipv6.src 2>/dev/null |
-        tr -s '\t' '\n' | sed '/^$/d' | LC_ALL=C sort -u | tr '\n' ' ' | sed 's/ $//'
-}
-
 for masq in 0 1; do
     if [[ $masq == 1 ]]; then
         topo="masq"
@@ -96,11 +79,11 @@ for masq in 0 1; do
         done
         expect_ok "$L, hellosplit: chromium $B v4 loads" fetch_chromium "$B" 4
         capture_stop "$pcap"
-        check_segments "$L, hellosplit: every hello cut as planned, checksums valid" "$pcap" \
+        e2e_check_segments "$L, hellosplit: every hello cut as planned, checksums valid" "$pcap" \
             "${cut[@]}" --checksums --no-partial --streams 8
-        check_segments "$L, hellosplit: one-packet hellos arrive as 2 segments: the cut, then the rest" "$pcap" \
+        e2e_check_segments "$L, hellosplit: one-packet hellos arrive as 2 segments: the cut, then the rest" "$pcap" \
             "${cut[@]}" --segments 2 --max-window 1400 --streams 7
-        expect_eq "$L: source addresses the server saw" "$want_src" "$(capture_sources "$pcap")"
+        expect_eq "$L: source addresses the server saw" "$want_src" "$(e2e_capture_sources "$pcap")"
         hs_stop TERM
         expect_eq "$L, hellosplit: exit status after SIGTERM" 0 "$HS_RC"
 

@@ -8,7 +8,7 @@
 # with hellosplit the blocked and the allowed name load with curl and with a
 # ~1.8 KB hello (a post-quantum browser's: two segments, which GRO on gw
 # merges into one packet when offloads are on), IPv4 and IPv6, each within
-# FETCH_MAX_MS; the server captures show every hello cut, no hello segment
+# E2E_FETCH_MAX_MS; the server captures show every hello cut, no hello segment
 # larger than the clamped MSS allows, no client byte sent twice; the client's
 # stack retransmitted nothing and the daemon logged no injection error.
 # A piece cut at a fixed 1460/1440 bytes does not fit the 1492-byte path
@@ -28,47 +28,11 @@ hs_require
 B=$E2E_BLOCKED
 A=${E2E_ALLOWED[0]}
 T=$(e2e_tmpdir)
-FETCH_MAX_MS=${FETCH_MAX_MS:-900}   # wall time of a client program: below the 1 s initial RTO
-LOAD_MAX_MS=${LOAD_MAX_MS:-150}     # one tls_load fetch: below the 200 ms minimum RTO
 # Largest hello payload per segment: MTU minus IP and TCP headers with
 # timestamps (20+32 for IPv4, 40+32 for IPv6).
 MAX4=$((E2E_WAN_MTU - 52)) MAX6=$((E2E_WAN_MTU - 72))
 
 section() { printf '\n=== %s\n' "$*"; }
-
-timed() { # DESC CMD...: CMD succeeds in time (FETCH_MAX_MS, or LOAD_MAX_MS by tls_load)
-    local desc=$1 t0 ms limit=$FETCH_MAX_MS how="wall time"
-    shift
-    t0=$EPOCHREALTIME
-    if "$@"; then
-        ms=$(awk -v a="$t0" -v b="$EPOCHREALTIME" 'BEGIN { printf "%d", (b - a) * 1000 }')
-        # tls_load measures the fetch itself (no interpreter start-up): a lost
-        # piece costs at least the 200 ms minimum RTO there
-        if grep -q 'max_ms=' "$E2E_LAST_LOG" 2>/dev/null; then
-            ms=$(sed -n 's/.*max_ms=\([0-9]*\).*/\1/p' "$E2E_LAST_LOG" | tail -n 1)
-            limit=$LOAD_MAX_MS how="tls_load's time"
-        fi
-        if ((ms <= limit)); then
-            e2e_pass "$desc (${ms} ms)"
-        else
-            e2e_fail "$desc" "loaded, but after ${ms} ms ($how; limit ${limit} ms: a piece was lost)"
-        fi
-    else
-        e2e_fail "$desc" "expected success; reason: ${E2E_LAST_REASON:-exit non-zero}"
-        _e2e_show_log
-    fi
-}
-
-check_segments() { # DESC PCAP ARGS...
-    local desc=$1 pcap=$2 out
-    shift 2
-    if out=$("$E2E_PY" "$E2E_DIR/hello_segments.py" "$pcap" "$@" 2>&1); then
-        e2e_pass "$desc"
-    else
-        e2e_fail "$desc" "hello_segments.py $*"
-    fi
-    printf '%s\n' "$out" | sed 's/^/      | /'
-}
 
 for E2E_OFFLOADS in off on; do
     L="router, WAN MTU $E2E_WAN_MTU, offloads $E2E_OFFLOADS"
@@ -89,15 +53,15 @@ for E2E_OFFLOADS in off on; do
     capture_start "$E2E_NS_SRV" eth0 "$p6" tcp port 443 and ip6
     retrans0=$(tcp_retransmits "$E2E_NS_CLI")
     for fam in 4 6; do
-        timed "$L, hellosplit: curl      $B v$fam loads" fetch_curl "$B" "$fam"
-        timed "$L, hellosplit: big hello $B v$fam loads" fetch_bighello "$B" "$fam"
-        timed "$L, hellosplit: big hello $A v$fam loads" fetch_bighello "$A" "$fam"
-        timed "$L, hellosplit: curl      $A v$fam loads" fetch_curl "$A" "$fam"
+        e2e_timed "$L, hellosplit: curl      $B v$fam loads" fetch_curl "$B" "$fam"
+        e2e_timed "$L, hellosplit: big hello $B v$fam loads" fetch_bighello "$B" "$fam"
+        e2e_timed "$L, hellosplit: big hello $A v$fam loads" fetch_bighello "$A" "$fam"
+        e2e_timed "$L, hellosplit: curl      $A v$fam loads" fetch_curl "$A" "$fam"
     done
     capture_stop "$p4" "$p6"
-    check_segments "$L, v4: every hello cut at 5, none over $MAX4 bytes, checksums valid" "$p4" \
+    e2e_check_segments "$L, v4: every hello cut at 5, none over $MAX4 bytes, checksums valid" "$p4" \
         --first 5 --max-payload "$MAX4" --checksums --streams 4
-    check_segments "$L, v6: every hello cut at 5, none over $MAX6 bytes, checksums valid" "$p6" \
+    e2e_check_segments "$L, v6: every hello cut at 5, none over $MAX6 bytes, checksums valid" "$p6" \
         --first 5 --max-payload "$MAX6" --checksums --streams 4
     expect_eq "$L: client bytes the server saw twice (retransmitted)" "0 0" \
         "$(capture_retransmitted "$p4") $(capture_retransmitted "$p6")"
