@@ -31,9 +31,9 @@ CORE = $(ENGINE) $(STATS) daemon config log pcapio doctor learned
 # static builds take probe-resolve-static (addresses only, --ip). A Windows
 # build takes probe-windows (link -lws2_32) instead of both probe-posix files.
 PROBE_NET = probe-posix probe-resolve
-PROBE = clienthello probe probe_run probe_report $(PROBE_NET)
+PROBE = clienthello probe probe-run probe-report $(PROBE_NET)
 CORE += $(PROBE)
-LINUX_ADAPTER = nfqueue rules linux doctor-linux
+LINUX_ADAPTER = nfqueue rules daemon-linux doctor-linux
 SRC = $(addprefix src/,$(addsuffix .c,$(CORE) $(LINUX_ADAPTER) main))
 DIVERT_SRC = $(addprefix src/,$(addsuffix .c,$(CORE) divert main))
 ifeq ($(PLATFORM),freebsd)
@@ -165,7 +165,7 @@ clean:
 
 # ---- static builds: Android (aarch64, armv7), STATIC=1 (x86_64), and their checks
 # Static glibc cannot load NSS modules: users are read from /etc/passwd
-# (linux.c), and --fatal-warnings keeps it so, since glibc warns at link time
+# (daemon-linux.c), and --fatal-warnings keeps it so, since glibc warns at link time
 # about every NSS call in a static program.
 
 ANDROID_CC_arm64 = aarch64-linux-gnu-gcc
@@ -245,7 +245,7 @@ endif
 WIN_CC = x86_64-w64-mingw32-gcc
 WIN_CORE = $(filter-out probe-posix probe-resolve probe-resolve-static file-posix,$(CORE)) \
 	probe-windows probe-resolve file-windows
-WIN_ADAPTER = windivert windows-util interfaces-windows service-windows doctor-windows
+WIN_ADAPTER = windivert util-windows interfaces-windows service-windows doctor-windows
 WIN_SRC = $(addprefix src/,$(addsuffix .c,$(WIN_CORE) $(WIN_ADAPTER) main))
 WIN_CORE_SRC = $(addprefix src/,$(addsuffix .c,$(WIN_CORE)))
 WIN_CFLAGS = -O2 -D_WIN32_WINNT=0x0A00 -fstack-protector-strong

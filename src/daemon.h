@@ -4,7 +4,7 @@
  * owns the packet source and the operating system's events. No OS header
  * here: the loop runs in the unit tests with a fake adapter and a fake clock.
  *
- * Adapters: linux.c (NFQUEUE, through nfqueue.c), windivert.c (WinDivert),
+ * Adapters: daemon-linux.c (NFQUEUE, through nfqueue.c), windivert.c (WinDivert),
  * divert.c (FreeBSD divert(4) and its Linux stand-in). Each also defines
  * daemon_run, which main.c calls. */
 #ifndef HELLOSPLIT_DAEMON_H

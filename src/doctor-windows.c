@@ -9,7 +9,7 @@
 #include "config.h"
 #include "doctor.h"
 #include "windivert.h"
-#include "windows-util.h"
+#include "util-windows.h"
 
 static int file_present(const wchar_t *dir, const wchar_t *name, char *path, size_t n)
 {

@@ -10,7 +10,7 @@
 
 #include "log.h"
 #include "windivert.h"
-#include "windows-util.h"
+#include "util-windows.h"
 
 static const char *oper_status(IF_OPER_STATUS s)
 {

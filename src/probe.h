@@ -1,7 +1,7 @@
 /* probe.h — `hellosplit probe HOST...`: find a --split-at value that gets a
  * ClientHello past this network's DPI, with ordinary TCP connections (no
  * daemon, no privileges). probe.c reads the command line and runs the
- * hosts, probe_run.c runs the tries, probe_report.c judges and prints. */
+ * hosts, probe-run.c runs the tries, probe-report.c judges and prints. */
 #ifndef HELLOSPLIT_PROBE_H
 #define HELLOSPLIT_PROBE_H
 
@@ -101,13 +101,13 @@ void probe_options_free(struct probe_options *o);
 /* Adds one candidate ("unsplit" or a --split-at value); 0 or -1 with a reason. */
 int probe_add_candidate(struct probe_options *o, const char *text, char *why, size_t whylen);
 
-/* probe_run.c: every try of every candidate of one host (resolved), in a
+/* probe-run.c: every try of every candidate of one host (resolved), in a
  * shuffled order, at most o->concurrency at once; fills in the results. */
 int probe_run_host(const struct probe_options *o, struct probe_host *h, FILE *log);
 /* The control tries of PROBE_CONTROL_NAME. */
 int probe_run_control(const struct probe_options *o, struct probe_host *h, FILE *log);
 
-/* probe_report.c */
+/* probe-report.c */
 const char *probe_outcome_name(enum probe_outcome o);
 /* Sets verdict, recommended and best from the results. Simplest = fewest
  * cuts, then the earlier in the list. */

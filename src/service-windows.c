@@ -20,7 +20,7 @@
 #include "log.h"
 #include "service.h"
 #include "windivert.h"
-#include "windows-util.h"
+#include "util-windows.h"
 
 #define SERVICE_NAME L"hellosplit"
 #define SERVICE_DISPLAY L"hellosplit (TLS ClientHello splitter)"

@@ -16,7 +16,7 @@
 #include "hostlist.h"
 #include "log.h"
 #include "packet.h"
-#include "windows-util.h"
+#include "util-windows.h"
 
 #define RX_BATCH 64                         /* packets per receive */
 #define RX_SIZE (1024 * 1024)

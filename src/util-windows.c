@@ -1,5 +1,5 @@
-/* windows-util.c — see windows-util.h. */
-#include "windows-util.h"
+/* util-windows.c — see util-windows.h. */
+#include "util-windows.h"
 
 #include <windows.h>
 

@@ -1,4 +1,4 @@
-/* linux.c — the Linux daemon: start-up checks, a privileged parent that owns
+/* daemon-linux.c — the Linux daemon: start-up checks, a privileged parent that owns
  * the firewall rules, and a child that handles packets with no more than
  * CAP_NET_ADMIN and CAP_NET_RAW under --user. */
 #include <errno.h>

@@ -1,7 +1,7 @@
-/* windows-util.h — small Windows helpers shared by the WinDivert adapter,
+/* util-windows.h — small Windows helpers shared by the WinDivert adapter,
  * doctor and the service: where the exe is, error texts, elevation, clock. */
-#ifndef HELLOSPLIT_WINDOWS_UTIL_H
-#define HELLOSPLIT_WINDOWS_UTIL_H
+#ifndef HELLOSPLIT_UTIL_WINDOWS_H
+#define HELLOSPLIT_UTIL_WINDOWS_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* probe_run.c — the tries of `hellosplit probe`. A try opens an ordinary TCP
+/* probe-run.c — the tries of `hellosplit probe`. A try opens an ordinary TCP
  * connection, writes its own ClientHello in the pieces of one candidate
  * (each piece its own segment: TCP_NODELAY, and the next piece only once
  * the kernel has sent the previous one), then waits for the server's first

@@ -1,4 +1,4 @@
-/* probe_report.c — what the tries of `hellosplit probe` mean, for a person
+/* probe-report.c — what the tries of `hellosplit probe` mean, for a person
  * (one line per candidate, a verdict, the command to run) and for scripts
  * (--json). */
 #include "probe.h"
