@@ -4,7 +4,7 @@
  * owns the packet source and the operating system's events. No OS header
  * here: the loop runs in the unit tests with a fake adapter and a fake clock.
  *
- * Adapters: daemon-linux.c (NFQUEUE, through nfqueue.c), windivert.c (WinDivert),
+ * Adapters: daemon-linux.c (NFQUEUE, through nfqueue.c), tc.c (the tc engine), windivert.c (WinDivert),
  * divert.c (FreeBSD divert(4) and its Linux stand-in). Each also defines
  * daemon_run, which main.c calls. */
 #ifndef HELLOSPLIT_DAEMON_H
@@ -56,6 +56,9 @@ struct daemon_adapter {
 	void (*report_errors)(void *ctx);
 	/* Where the counters go besides the log (may be NULL: --stats-json). */
 	void (*save_stats)(void *ctx, const struct stats *stats, double uptime_s);
+	/* The counters to report when the packets are counted elsewhere (the tc
+	 * engine's maps); may be NULL: the engine's. */
+	const struct stats *(*stats)(void *ctx);
 	/* Closes what start opened, also after a failed start (may be NULL). */
 	void (*close)(void *ctx);
 };

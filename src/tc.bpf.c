@@ -1,0 +1,744 @@
+/* tc.bpf.c — the tc engine: a clsact egress, direct-action sched_cls
+ * program that cuts the first TLS ClientHello of each outbound TCP flow to a
+ * target port into pieces where the packet already is.
+ *
+ * For every extra piece the packet is cloned with bpf_clone_redirect to the
+ * same interface's egress, carrying the --fwmark bit: the clone re-enters
+ * this program before the helper returns, is trimmed to its piece there and
+ * leaves; so pieces leave in order and the original, trimmed last, is the
+ * last piece. A flow LRU map keeps each hello's absolute cut positions, so a
+ * retransmission (also one starting mid-hello after a partial ACK) is cut
+ * again. Whatever cannot be done leaves the packet whole (fail open).
+ *
+ * Built with clang -target bpf; the object is embedded in the binary through
+ * bpftool's skeleton (tc.c). hellosplit_l2 serves interfaces with an
+ * Ethernet header, hellosplit_l3 those whose packets start at the IP header
+ * (PPP, tun, WireGuard). */
+#include <linux/bpf.h>
+#include <linux/if_ether.h>
+#include <linux/in.h>
+#include <linux/ip.h>
+#include <linux/ipv6.h>
+#include <linux/pkt_cls.h>
+#include <linux/tcp.h>
+#include <bpf/bpf_endian.h>
+#include <bpf/bpf_helpers.h>
+
+typedef __u8 uint8_t;
+typedef __u16 uint16_t;
+typedef __u32 uint32_t;
+typedef __s32 int32_t;
+#include "tc-abi.h"
+
+char LICENSE[] SEC("license") = "GPL";
+
+const volatile struct tc_config cfg = {};
+
+#define CHUNK 512               /* bytes moved or summed per helper call (bpf_csum_diff: at most 512) */
+#define BUF_SIZE 1024           /* scratch buffer: CHUNK plus room for the zero padding, a power of two */
+#define TCP_FLAG_FIN 0x01
+#define TCP_FLAG_SYN 0x02
+#define TCP_FLAG_RST 0x04
+#define TCP_FLAG_ACK 0x10
+
+enum flow_state { FLOW_NEW = 0, FLOW_SPLIT, FLOW_DONE };
+
+struct flow_key {
+	__u8 saddr[16];
+	__u8 daddr[16];
+	__u16 sport, dport;
+	__u32 family;
+};
+
+struct flow {
+	__u32 base;             /* sequence number of the first payload byte */
+	__u32 window;           /* hello bytes from base the cuts apply to */
+	__u32 cuts[TC_MAX_POSITIONS];
+	__u8 ncuts, state, fails, pad;
+};
+
+/* The clone's piece, set by the original just before each clone (same CPU,
+ * synchronous), and a buffer for moving and summing bytes. */
+struct scratch {
+	__u32 active, start, end, mark, partial, failed;
+	__u8 buf[BUF_SIZE];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, TC_FLOWS);
+	__type(key, struct flow_key);
+	__type(value, struct flow);
+} flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, TC_C_COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 256 * 1024);
+} events SEC(".maps");
+
+/* One packet's offsets (from skb->data) and fields. */
+struct pkt {
+	__u32 nh, l4, pay, plen, seq, l4len;
+	__u16 iplen;            /* IPv4 total length or IPv6 payload length */
+	__u8 v6, ihl, thl, flags;
+	struct flow_key key;
+};
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	if (v)
+		*v += 1;
+}
+
+static __always_inline void count_n(__u32 idx, __u64 n)
+{
+	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
+
+	if (v)
+		*v += n;
+}
+
+/* 0: a TCP packet to a target port, parsed; 1: not ours, pass. */
+static __always_inline int parse(struct __sk_buff *skb, __u32 nh, struct pkt *p)
+{
+	struct tcphdr th;
+	__u32 l4len;
+	__u16 port;
+	__u8 fl;
+
+	__builtin_memset(p, 0, sizeof(*p));
+	p->nh = nh;
+	if (skb->protocol == bpf_htons(ETH_P_IP)) {
+		struct iphdr ip;
+
+		if (bpf_skb_load_bytes(skb, nh, &ip, sizeof(ip)))
+			return 1;
+		if (ip.protocol != IPPROTO_TCP)
+			return 1;
+		if (ip.version != 4 || ip.ihl < 5) {
+			count(TC_C_MALFORMED);
+			return 1;
+		}
+		if (ip.frag_off & bpf_htons(0x3fff)) {
+			count(TC_C_FRAGMENT);
+			return 1;
+		}
+		p->ihl = ip.ihl * 4;
+		p->iplen = bpf_ntohs(ip.tot_len);
+		if (p->iplen < p->ihl + 20u) {
+			count(TC_C_MALFORMED);
+			return 1;
+		}
+		l4len = p->iplen - p->ihl;
+		p->key.family = 4;
+		__builtin_memcpy(p->key.saddr, &ip.saddr, 4);
+		__builtin_memcpy(p->key.daddr, &ip.daddr, 4);
+	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
+		struct ipv6hdr ip6;
+
+		if (bpf_skb_load_bytes(skb, nh, &ip6, sizeof(ip6)))
+			return 1;
+		if (ip6.nexthdr != IPPROTO_TCP) {
+			/* hop-by-hop, routing, fragment, destination options */
+			if (ip6.nexthdr == 0 || ip6.nexthdr == 43 || ip6.nexthdr == 44 || ip6.nexthdr == 60)
+				count(TC_C_IPV6_EXT);
+			return 1;
+		}
+		p->v6 = 1;
+		p->ihl = 40;
+		p->iplen = bpf_ntohs(ip6.payload_len);
+		l4len = p->iplen;
+		p->key.family = 6;
+		__builtin_memcpy(p->key.saddr, &ip6.saddr, 16);
+		__builtin_memcpy(p->key.daddr, &ip6.daddr, 16);
+	} else {
+		return 1;
+	}
+	p->l4 = nh + p->ihl;
+	if (bpf_skb_load_bytes(skb, p->l4, &th, sizeof(th)))
+		return 1;
+	port = bpf_ntohs(th.dest);
+	if (!(cfg.ports[port >> 3] & (1u << (port & 7))))
+		return 1;
+	count(TC_C_PACKETS);
+	p->thl = th.doff * 4;
+	if (p->thl < 20 || p->thl > l4len || skb->len < p->l4 + l4len) {
+		count(TC_C_MALFORMED);
+		return 1;
+	}
+	p->l4len = l4len;
+	p->pay = p->l4 + p->thl;
+	p->plen = l4len - p->thl;
+	p->seq = bpf_ntohl(th.seq);
+	__builtin_memcpy(&fl, (__u8 *)&th + 13, 1);
+	p->flags = fl;
+	p->key.sport = bpf_ntohs(th.source);
+	p->key.dport = port;
+	return 0;
+}
+
+/* The full TCP checksum of the packet as it is now, into its field. */
+static __always_inline int tcp_checksum(struct __sk_buff *skb, struct pkt *p, __u32 plen, struct scratch *sc)
+{
+	__u32 csum_off = p->l4 + 16, l4len = p->thl + plen, off, i;
+	__u16 zero = 0, folded;
+	__s64 sum;
+
+	if (bpf_skb_store_bytes(skb, csum_off, &zero, 2, 0))
+		return -1;
+	/* pseudo header: addresses, protocol, TCP length (network order) */
+	if (p->v6) {
+		struct {
+			__u8 s[16], d[16];
+			__u32 len;
+			__u8 zero[3], nh;
+		} ph = {};
+
+		__builtin_memcpy(ph.s, p->key.saddr, 16);
+		__builtin_memcpy(ph.d, p->key.daddr, 16);
+		ph.len = bpf_htonl(l4len);
+		ph.nh = IPPROTO_TCP;
+		sum = bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof(ph), 0);
+	} else {
+		struct {
+			__u8 s[4], d[4];
+			__u8 zero, proto;
+			__u16 len;
+		} ph = {};
+
+		__builtin_memcpy(ph.s, p->key.saddr, 4);
+		__builtin_memcpy(ph.d, p->key.daddr, 4);
+		ph.proto = IPPROTO_TCP;
+		ph.len = bpf_htons(l4len);
+		sum = bpf_csum_diff(0, 0, (__be32 *)&ph, sizeof(ph), 0);
+	}
+	if (sum < 0)
+		return -1;
+	/* the TCP header: 20..60 bytes, a multiple of 4 */
+	{
+		__u32 n = p->thl;
+
+		if (n < 20 || n > 60)
+			return -1;
+		if (bpf_skb_load_bytes(skb, p->l4, sc->buf, n))
+			return -1;
+		sum = bpf_csum_diff(0, 0, (__be32 *)sc->buf, n, (__u32)sum);
+		if (sum < 0)
+			return -1;
+	}
+	/* the payload, CHUNK bytes a call, the last one padded with zeros */
+	for (i = 0; i < TC_MAX_PIECE / CHUNK; i++) {
+		__u32 n, m;
+
+		off = i * CHUNK;
+		if (off >= plen)
+			break;
+		n = plen - off;
+		if (n > CHUNK)
+			n = CHUNK;
+		if (n < 1)
+			return -1;
+		if (bpf_skb_load_bytes(skb, p->pay + off, sc->buf, n))
+			return -1;
+		sc->buf[n & (BUF_SIZE - 1)] = 0;
+		sc->buf[(n + 1) & (BUF_SIZE - 1)] = 0;
+		sc->buf[(n + 2) & (BUF_SIZE - 1)] = 0;
+		m = (n + 3) & ~3u;
+		if (m > CHUNK)
+			return -1;
+		sum = bpf_csum_diff(0, 0, (__be32 *)sc->buf, m, (__u32)sum);
+		if (sum < 0)
+			return -1;
+	}
+	{
+		__u32 s = (__u32)sum;
+
+		s = (s & 0xffff) + (s >> 16);
+		s = (s & 0xffff) + (s >> 16);
+		folded = (__u16)~s;
+	}
+	return bpf_skb_store_bytes(skb, csum_off, &folded, 2, 0) ? -1 : 0;
+}
+
+/* Trims the packet to payload bytes [start, end): the bytes move to the
+ * payload's start, the tail goes, length, sequence number and checksums
+ * follow. partial: the checksum is CHECKSUM_PARTIAL (only the pseudo header
+ * is in the field; the device or the stack sums the rest). */
+static __always_inline int build_piece(struct __sk_buff *skb, struct pkt *p, __u32 start, __u32 end, __u32 partial,
+				       struct scratch *sc)
+{
+	__u32 newlen = end - start, i;
+
+	if (end <= start || end > p->plen || newlen > TC_MAX_PIECE)
+		return -1;
+	if (start) {
+		for (i = 0; i < TC_MAX_PIECE / CHUNK; i++) {
+			__u32 off = i * CHUNK, n;
+
+			if (off >= newlen)
+				break;
+			n = newlen - off;
+			if (n > CHUNK)
+				n = CHUNK;
+			if (n < 1)
+				return -1;
+			if (bpf_skb_load_bytes(skb, p->pay + start + off, sc->buf, n) ||
+			    bpf_skb_store_bytes(skb, p->pay + off, sc->buf, n, 0))
+				return -1;
+		}
+	}
+	if (newlen != p->plen && bpf_skb_change_tail(skb, p->pay + newlen, 0))
+		return -1;
+	if (p->v6) {
+		__u16 pl = bpf_htons(p->thl + newlen);
+
+		if (bpf_skb_store_bytes(skb, p->nh + 4, &pl, 2, 0))
+			return -1;
+	} else {
+		__u16 old = bpf_htons(p->iplen), tot = bpf_htons(p->ihl + p->thl + newlen);
+
+		if (bpf_l3_csum_replace(skb, p->nh + 10, old, tot, 2) ||
+		    bpf_skb_store_bytes(skb, p->nh + 2, &tot, 2, 0))
+			return -1;
+	}
+	if (start) {
+		__u32 seq = bpf_htonl(p->seq + start);
+
+		if (bpf_skb_store_bytes(skb, p->l4 + 4, &seq, 4, 0))
+			return -1;
+	}
+	if (partial) {
+		__u16 oldl = bpf_htons(p->l4len), newl = bpf_htons(p->thl + newlen);
+
+		return bpf_l4_csum_replace(skb, p->l4 + 16, oldl, newl, BPF_F_PSEUDO_HDR | 2) ? -1 : 0;
+	}
+	return tcp_checksum(skb, p, newlen, sc);
+}
+
+/* 1 when the skb's checksum is CHECKSUM_PARTIAL: bpf_l4_csum_replace
+ * changes the field of every other skb for a change outside the pseudo
+ * header, and leaves a partial one alone. The test change is undone. */
+static __always_inline int checksum_partial(struct __sk_buff *skb, struct pkt *p, int *partial)
+{
+	__u16 before, after;
+
+	if (bpf_skb_load_bytes(skb, p->l4 + 16, &before, 2) || bpf_l4_csum_replace(skb, p->l4 + 16, 0, 1, 2) ||
+	    bpf_skb_load_bytes(skb, p->l4 + 16, &after, 2))
+		return -1;
+	*partial = before == after;
+	if (!*partial && bpf_l4_csum_replace(skb, p->l4 + 16, 1, 0, 2))
+		return -1;
+	return 0;
+}
+
+static __always_inline int load_u8(struct __sk_buff *skb, __u32 off, __u32 *v)
+{
+	__u8 b;
+
+	if (bpf_skb_load_bytes(skb, off, &b, 1))
+		return -1;
+	*v = b;
+	return 0;
+}
+
+static __always_inline int load_be16(struct __sk_buff *skb, __u32 off, __u32 *v)
+{
+	__u16 w;
+
+	if (bpf_skb_load_bytes(skb, off, &w, 2))
+		return -1;
+	*v = bpf_ntohs(w);
+	return 0;
+}
+
+/* The server_name of the hello at payload offset pay, inside the first avail
+ * bytes. 0: found (*sni_off from the record's start); -1: none; -2: the
+ * hello goes on past avail before the name was found. */
+static __always_inline int find_sni(struct __sk_buff *skb, __u32 pay, __u32 avail, __u32 *sni_off, __u32 *sni_len)
+{
+	__u32 off = 5 + 4 + 2 + 32, v, end, i;
+
+	if (off + 1 > avail || load_u8(skb, pay + off, &v))
+		return -2;
+	off += 1 + v;                                   /* session id */
+	if (off + 2 > avail || load_be16(skb, pay + off, &v))
+		return -2;
+	off += 2 + v;                                   /* cipher suites */
+	if (off + 1 > avail || load_u8(skb, pay + off, &v))
+		return -2;
+	off += 1 + v;                                   /* compression methods */
+	if (off + 2 > avail || load_be16(skb, pay + off, &v))
+		return -2;
+	off += 2;
+	end = off + v;                                  /* extensions */
+	for (i = 0; i < 48; i++) {
+		__u32 type, len;
+
+		if (off + 4 > end)
+			return -1;
+		if (off + 4 > avail || load_be16(skb, pay + off, &type) || load_be16(skb, pay + off + 2, &len))
+			return -2;
+		if (type == 0) {
+			__u32 nt, nl;
+
+			if (off + 9 > avail || load_u8(skb, pay + off + 6, &nt) || load_be16(skb, pay + off + 7, &nl))
+				return -2;
+			if (nt != 0 || nl == 0 || nl > 255 || off + 9 + nl > end)
+				return -1;
+			*sni_off = off + 9;
+			*sni_len = nl;
+			return off + 9 + nl > avail ? -2 : 0;
+		}
+		off += 4 + len;
+	}
+	return -1;
+}
+
+/* Offset inside the hostname (in sc->buf, len bytes) of the middle of its
+ * second-level label; the same rule as split.c's midsld. */
+static __always_inline __u32 midsld(struct scratch *sc, __u32 len)
+{
+	__u32 end = len, last_dot = 0, start = 0, i, found = 0;
+
+	if (end > 255)
+		return 0;
+	if (end && sc->buf[(end - 1) & 255] == '.')
+		end--;
+	/* the last dot before end, then the one before it */
+	for (i = 0; i < 255; i++) {
+		if (i >= end)
+			break;
+		if (sc->buf[i & 255] == '.') {
+			start = last_dot;
+			last_dot = i + 1;
+			found++;
+		}
+	}
+	if (!found)
+		return end / 2;
+	/* the label before the last one: [start, last_dot - 1) */
+	if (found == 1)
+		start = 0;
+	return start + (last_dot - 1 - start) / 2;
+}
+
+static __always_inline void swap(__u32 *a, __u32 *b)
+{
+	if (*b && (!*a || *b < *a)) {
+		__u32 t = *a;
+
+		*a = *b;
+		*b = t;
+	}
+}
+
+/* The cuts of a hello of window bytes, sorted, without duplicates, inside
+ * (0, window); none left: 5, as split_plan does. */
+static __always_inline void plan(struct flow *f, __u32 window, int have_sni, __u32 sni_off, __u32 sni_len, __u32 mid)
+{
+	__u32 cand[TC_MAX_POSITIONS] = {}, last = 0, n = 0;
+	int i, j;
+
+#pragma unroll
+	for (i = 0; i < TC_MAX_POSITIONS; i++) {
+		__s64 at;
+		__u32 marker = cfg.pos[i].marker;
+
+		if ((__u32)i >= cfg.npos)
+			break;
+		if (marker == TC_POS_ABS) {
+			at = cfg.pos[i].delta;
+		} else {
+			if (!have_sni)
+				continue;
+			at = sni_off;
+			if (marker == TC_POS_SNIEND)
+				at += sni_len;
+			else if (marker == TC_POS_MIDSLD)
+				at += mid;
+			at += cfg.pos[i].delta;
+		}
+		if (at <= 0 || at >= window)
+			continue;
+		cand[i] = (__u32)at;
+	}
+#pragma unroll
+	for (i = 0; i < TC_MAX_POSITIONS; i++)
+#pragma unroll
+		for (j = 0; j < TC_MAX_POSITIONS - 1; j++)
+			swap(&cand[j], &cand[j + 1]);
+#pragma unroll
+	for (i = 0; i < TC_MAX_POSITIONS; i++) {
+		if (!cand[i] || cand[i] == last)
+			continue;
+		f->cuts[n & (TC_MAX_POSITIONS - 1)] = cand[i];
+		last = cand[i];
+		n++;
+	}
+	if (n == 0 && 5 < window) {
+		f->cuts[0] = 5;
+		n = 1;
+	}
+	f->ncuts = n;
+	f->window = window;
+}
+
+static __always_inline void event(struct __sk_buff *skb, struct pkt *p, struct flow *f, __u8 outcome, __u32 sni_off,
+				  __u32 sni_len)
+{
+	struct tc_event *ev;
+	int i;
+
+	if (!cfg.events)
+		return;
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev)
+		return;
+	__builtin_memcpy(ev->saddr, p->key.saddr, 16);
+	__builtin_memcpy(ev->daddr, p->key.daddr, 16);
+	ev->sport = p->key.sport;
+	ev->dport = p->key.dport;
+	ev->family = p->key.family;
+	ev->outcome = outcome;
+	ev->ncuts = f->ncuts;
+	ev->window = f->window;
+#pragma unroll
+	for (i = 0; i < TC_MAX_POSITIONS; i++)
+		ev->cuts[i] = f->cuts[i];
+	ev->sni_len = 0;
+	if (sni_len) {
+		__u32 n = sni_len > TC_SNI_MAX ? TC_SNI_MAX : sni_len;
+
+		if (n >= 1 && n <= TC_SNI_MAX && !bpf_skb_load_bytes(skb, p->pay + sni_off, ev->sni, n))
+			ev->sni_len = n;
+	}
+	bpf_ringbuf_submit(ev, 0);
+}
+
+/* A clone made below, back in the program: trim it to its piece. */
+static __always_inline int clone_pass(struct __sk_buff *skb, __u32 nh)
+{
+	__u32 zero = 0;
+	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
+	struct pkt p;
+
+	if (!sc || !sc->active)
+		return TC_ACT_OK;       /* somebody else's packet with the bit: not ours */
+	skb->mark = sc->mark;
+	if (parse(skb, nh, &p) || build_piece(skb, &p, sc->start, sc->end, sc->partial, sc)) {
+		sc->failed = 1;
+		return TC_ACT_SHOT;
+	}
+	return TC_ACT_OK;
+}
+
+/* First payload of a tracked flow: is it a hello, and where does it get cut. */
+static __always_inline int first_payload(struct __sk_buff *skb, struct pkt *p, struct flow *f)
+{
+	__u32 zero = 0, window, avail, sni_off = 0, sni_len = 0, mid = 0, rec, hs;
+	struct scratch *sc;
+	int have_sni = 0, r;
+
+	if (cfg.immediate) {
+		window = p->plen;
+	} else {
+		__u8 h[6];
+
+		if (p->plen < 6 || bpf_skb_load_bytes(skb, p->pay, h, 6) || h[0] != 0x16 || h[1] != 0x03 ||
+		    h[5] != 0x01) {
+			f->state = FLOW_DONE;
+			count(TC_C_NOT_TLS);
+			event(skb, p, f, TC_EV_NOT_TLS, 0, 0);
+			return -1;
+		}
+		rec = (__u32)h[3] << 8 | h[4];
+		window = 5 + rec;
+		hs = 0;
+		avail = p->plen < window ? p->plen : window;
+		r = find_sni(skb, p->pay, avail, &sni_off, &sni_len);
+		if (r == 0) {
+			sc = bpf_map_lookup_elem(&scratch, &zero);
+			if (sc && sni_len >= 1 && sni_len <= 255 &&
+			    !bpf_skb_load_bytes(skb, p->pay + sni_off, sc->buf, sni_len)) {
+				mid = midsld(sc, sni_len);
+				have_sni = 1;
+			}
+		} else if (r == -2) {
+			count(TC_C_SNI_LATER);
+			sni_len = 0;
+		} else {
+			sni_len = 0;
+		}
+		(void)hs;
+	}
+	plan(f, window, have_sni, sni_off, sni_len, mid);
+	f->state = FLOW_SPLIT;
+	count(TC_C_SPLIT);
+	event(skb, p, f, TC_EV_SPLIT, sni_off, have_sni ? sni_len : 0);
+	return 0;
+}
+
+static __always_inline int run(struct __sk_buff *skb, __u32 nh)
+{
+	__u32 zero = 0, ends[TC_MAX_PIECES], lc[TC_MAX_POSITIONS], nl = 0, np = 0, prev, rel, gso, i, k, sent = 0;
+	struct scratch *sc;
+	struct flow *f;
+	struct pkt p;
+	int partial = 0, ok = 1;
+
+	if (cfg.clone_mark && (skb->mark & cfg.clone_mark))
+		return clone_pass(skb, nh);
+	if (parse(skb, nh, &p))
+		return TC_ACT_OK;
+	if (p.flags & TCP_FLAG_SYN) {
+		struct flow nf = {};
+
+		if (p.flags & TCP_FLAG_ACK)
+			return TC_ACT_OK;
+		if (p.plen) {
+			count(TC_C_TFO);
+			bpf_map_delete_elem(&flows, &p.key);
+			return TC_ACT_OK;
+		}
+		nf.base = p.seq + 1;
+		nf.state = FLOW_NEW;
+		bpf_map_update_elem(&flows, &p.key, &nf, BPF_ANY);
+		count(TC_C_FLOWS);
+		return TC_ACT_OK;
+	}
+	if (!p.plen)
+		return TC_ACT_OK;
+	f = bpf_map_lookup_elem(&flows, &p.key);
+	if (!f || f->state == FLOW_DONE)
+		return TC_ACT_OK;
+	rel = p.seq - f->base;
+	if (f->state == FLOW_NEW) {
+		if (rel != 0) {
+			f->state = FLOW_DONE;
+			return TC_ACT_OK;
+		}
+		if (first_payload(skb, &p, f))
+			return TC_ACT_OK;
+	} else {
+		if (rel >= f->window) {
+			if (rel < 0x80000000u)
+				f->state = FLOW_DONE;   /* past the hello: nothing more to cut */
+			return TC_ACT_OK;
+		}
+		count(TC_C_RESPLIT);
+	}
+	if (cfg.observe)
+		return TC_ACT_OK;
+	/* the cuts inside this packet, relative to its payload */
+#pragma unroll
+	for (i = 0; i < TC_MAX_POSITIONS; i++) {
+		__u32 c = f->cuts[i];
+
+		if (i >= f->ncuts)
+			break;
+		if (c > rel && c - rel < p.plen)
+			lc[nl++ & (TC_MAX_POSITIONS - 1)] = c - rel;
+	}
+	if (!nl)
+		return TC_ACT_OK;
+	if (p.flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) {
+		count(TC_C_FIN);
+		return TC_ACT_OK;
+	}
+	/* pieces: the cuts, and no piece longer than the GSO size (bpf_skb_change_tail drops GSO) */
+	gso = skb->gso_segs > 1 ? skb->gso_size : 0;
+	prev = 0;
+	k = 0;
+	for (i = 0; i < TC_MAX_PIECES; i++) {
+		__u32 next = k < nl ? lc[k & (TC_MAX_POSITIONS - 1)] : p.plen;
+
+		if (gso && next - prev > gso)
+			next = prev + gso;
+		else if (k < nl)
+			k++;
+		if (next - prev > TC_MAX_PIECE)
+			break;
+		ends[i] = next;
+		np++;
+		prev = next;
+		if (prev >= p.plen)
+			break;
+	}
+	if (prev < p.plen || np < 2) {
+		count(TC_C_TOO_BIG);
+		f->state = FLOW_DONE;
+		event(skb, &p, f, TC_EV_TOO_BIG, 0, 0);
+		return TC_ACT_OK;
+	}
+	sc = bpf_map_lookup_elem(&scratch, &zero);
+	if (!sc || checksum_partial(skb, &p, &partial)) {
+		count(TC_C_EMIT);
+		return TC_ACT_OK;
+	}
+	sc->mark = skb->mark;
+	sc->partial = partial;
+	sc->failed = 0;
+	sc->active = 1;
+	skb->mark = sc->mark | cfg.clone_mark;
+	prev = 0;
+	for (i = 0; i < TC_MAX_PIECES - 1; i++) {
+		if (i + 1 >= np)
+			break;
+		sc->start = prev;
+		sc->end = ends[i];
+		if (bpf_clone_redirect(skb, skb->ifindex, 0) || sc->failed) {
+			ok = 0;
+			break;
+		}
+		sent++;
+		prev = ends[i];
+	}
+	skb->mark = sc->mark;
+	sc->active = 0;
+	count_n(TC_C_SEGMENTS, sent);
+	if (!ok) {
+		/* the original leaves whole: the bytes of the pieces sent are the same */
+		count(TC_C_EMIT);
+		if (++f->fails >= cfg.max_fails)
+			f->state = FLOW_DONE;
+		event(skb, &p, f, TC_EV_EMIT, 0, 0);
+		return TC_ACT_OK;
+	}
+	if (build_piece(skb, &p, prev, p.plen, partial, sc)) {
+		/* half changed: drop it, TCP sends it again and it is cut again */
+		count(TC_C_ERROR);
+		if (++f->fails >= cfg.max_fails)
+			f->state = FLOW_DONE;
+		return TC_ACT_SHOT;
+	}
+	count(TC_C_SEGMENTS);
+	return TC_ACT_OK;
+}
+
+SEC("tc")
+int hellosplit_l2(struct __sk_buff *skb)
+{
+	return run(skb, ETH_HLEN);
+}
+
+SEC("tc")
+int hellosplit_l3(struct __sk_buff *skb)
+{
+	return run(skb, 0);
+}
