@@ -9,7 +9,7 @@
 #define TC_MAX_PIECES 16        /* pieces one skb is cut into at most; more: it goes whole */
 #define TC_MAX_PIECE 9216       /* bytes of one piece at most (a jumbo frame's payload) */
 #define TC_FLOWS 65536          /* entries of the flow LRU map */
-#define TC_SNI_MAX 64           /* hostname bytes carried in a flow line */
+#define TC_SNI_MAX 128          /* hostname bytes carried in a flow line: TC_SNI_MAX - 1 at most */
 
 /* Markers: the same numbers as enum split_marker (split.h). */
 #define TC_POS_ABS 0

@@ -10,6 +10,9 @@
  * retransmission (also one starting mid-hello after a partial ACK) is cut
  * again. Whatever cannot be done leaves the packet whole (fail open).
  *
+ * Every verdict but a drop is TC_ACT_UNSPEC: the filters after this one
+ * (other programs') still see each packet.
+ *
  * Built with clang -target bpf; the object is embedded in the binary through
  * bpftool's skeleton (tc.c). hellosplit_l2 serves interfaces with an
  * Ethernet header, hellosplit_l3 those whose packets start at the IP header
@@ -34,6 +37,9 @@ char LICENSE[] SEC("license") = "GPL";
 
 const volatile struct tc_config cfg = {};
 
+/* Hides a value from clang's range analysis, so the mask after it stays
+ * for the verifier. */
+#define OPAQUE(v) asm volatile("" : "+r"(v))
 #define CHUNK 512               /* bytes moved or summed per helper call (bpf_csum_diff: at most 512) */
 #define BUF_SIZE 1024           /* scratch buffer: CHUNK plus room for the zero padding, a power of two */
 #define TCP_FLAG_FIN 0x01
@@ -106,6 +112,12 @@ static __always_inline void count(__u32 idx)
 		*v += 1;
 }
 
+static __always_inline void count_if(int on, __u32 idx)
+{
+	if (on)
+		count(idx);
+}
+
 static __always_inline void count_n(__u32 idx, __u64 n)
 {
 	__u64 *v = bpf_map_lookup_elem(&counters, &idx);
@@ -114,8 +126,9 @@ static __always_inline void count_n(__u32 idx, __u64 n)
 		*v += n;
 }
 
-/* 0: a TCP packet to a target port, parsed; 1: not ours, pass. */
-static __always_inline int parse(struct __sk_buff *skb, __u32 nh, struct pkt *p)
+/* 0: a TCP packet to a target port, parsed; 1: not ours, pass. counting:
+ * the packet's first look (the others, of the same packet, count nothing). */
+static __always_inline int parse(struct __sk_buff *skb, __u32 nh, struct pkt *p, int counting)
 {
 	struct tcphdr th;
 	__u32 l4len;
@@ -132,17 +145,17 @@ static __always_inline int parse(struct __sk_buff *skb, __u32 nh, struct pkt *p)
 		if (ip.protocol != IPPROTO_TCP)
 			return 1;
 		if (ip.version != 4 || ip.ihl < 5) {
-			count(TC_C_MALFORMED);
+			count_if(counting, TC_C_MALFORMED);
 			return 1;
 		}
 		if (ip.frag_off & bpf_htons(0x3fff)) {
-			count(TC_C_FRAGMENT);
+			count_if(counting, TC_C_FRAGMENT);
 			return 1;
 		}
 		p->ihl = ip.ihl * 4;
 		p->iplen = bpf_ntohs(ip.tot_len);
 		if (p->iplen < p->ihl + 20u) {
-			count(TC_C_MALFORMED);
+			count_if(counting, TC_C_MALFORMED);
 			return 1;
 		}
 		l4len = p->iplen - p->ihl;
@@ -157,7 +170,7 @@ static __always_inline int parse(struct __sk_buff *skb, __u32 nh, struct pkt *p)
 		if (ip6.nexthdr != IPPROTO_TCP) {
 			/* hop-by-hop, routing, fragment, destination options */
 			if (ip6.nexthdr == 0 || ip6.nexthdr == 43 || ip6.nexthdr == 44 || ip6.nexthdr == 60)
-				count(TC_C_IPV6_EXT);
+				count_if(counting, TC_C_IPV6_EXT);
 			return 1;
 		}
 		p->v6 = 1;
@@ -176,10 +189,10 @@ static __always_inline int parse(struct __sk_buff *skb, __u32 nh, struct pkt *p)
 	port = bpf_ntohs(th.dest);
 	if (!(cfg.ports[port >> 3] & (1u << (port & 7))))
 		return 1;
-	count(TC_C_PACKETS);
+	count_if(counting, TC_C_PACKETS);
 	p->thl = th.doff * 4;
 	if (p->thl < 20 || p->thl > l4len || skb->len < p->l4 + l4len) {
-		count(TC_C_MALFORMED);
+		count_if(counting, TC_C_MALFORMED);
 		return 1;
 	}
 	p->l4len = l4len;
@@ -234,6 +247,9 @@ static __always_inline int tcp_checksum(struct __sk_buff *skb, struct pkt *p, __
 	{
 		__u32 n = p->thl;
 
+		OPAQUE(n);
+		n &= 63;
+
 		if (n < 20 || n > 60)
 			return -1;
 		if (bpf_skb_load_bytes(skb, p->l4, sc->buf, n))
@@ -252,6 +268,8 @@ static __always_inline int tcp_checksum(struct __sk_buff *skb, struct pkt *p, __
 		n = plen - off;
 		if (n > CHUNK)
 			n = CHUNK;
+		OPAQUE(n);
+		n &= BUF_SIZE - 1;      /* the verifier's bound */
 		if (n < 1)
 			return -1;
 		if (bpf_skb_load_bytes(skb, p->pay + off, sc->buf, n))
@@ -260,8 +278,8 @@ static __always_inline int tcp_checksum(struct __sk_buff *skb, struct pkt *p, __
 		sc->buf[(n + 1) & (BUF_SIZE - 1)] = 0;
 		sc->buf[(n + 2) & (BUF_SIZE - 1)] = 0;
 		m = (n + 3) & ~3u;
-		if (m > CHUNK)
-			return -1;
+		OPAQUE(m);
+		m &= BUF_SIZE - 1;
 		sum = bpf_csum_diff(0, 0, (__be32 *)sc->buf, m, (__u32)sum);
 		if (sum < 0)
 			return -1;
@@ -296,6 +314,8 @@ static __always_inline int build_piece(struct __sk_buff *skb, struct pkt *p, __u
 			n = newlen - off;
 			if (n > CHUNK)
 				n = CHUNK;
+			OPAQUE(n);
+			n &= BUF_SIZE - 1;
 			if (n < 1)
 				return -1;
 			if (bpf_skb_load_bytes(skb, p->pay + start + off, sc->buf, n) ||
@@ -410,32 +430,47 @@ static __always_inline int find_sni(struct __sk_buff *skb, __u32 pay, __u32 avai
 	return -1;
 }
 
-/* Offset inside the hostname (in sc->buf, len bytes) of the middle of its
- * second-level label; the same rule as split.c's midsld. */
+struct dots {
+	__u32 end, start, last_dot, found;
+};
+
+/* bpf_loop's step over hostname byte i (in the scratch buffer): the
+ * verifier checks it once, not once an iteration. */
+static long dot_step(__u32 i, void *ctx)
+{
+	struct dots *d = ctx;
+	__u32 zero = 0;
+	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
+
+	if (!sc || i >= d->end)
+		return 1;
+	if (sc->buf[i & 255] == '.') {
+		d->start = d->last_dot;
+		d->last_dot = i + 1;
+		d->found++;
+	}
+	return 0;
+}
+
+/* Offset inside the hostname (in the scratch buffer, len bytes) of the
+ * middle of its second-level label; the same rule as split.c's midsld. */
 static __always_inline __u32 midsld(struct scratch *sc, __u32 len)
 {
-	__u32 end = len, last_dot = 0, start = 0, i, found = 0;
+	struct dots d = {.end = len};
 
-	if (end > 255)
+	if (len > 255 || len == 0)
 		return 0;
-	if (end && sc->buf[(end - 1) & 255] == '.')
-		end--;
-	/* the last dot before end, then the one before it */
-	for (i = 0; i < 255; i++) {
-		if (i >= end)
-			break;
-		if (sc->buf[i & 255] == '.') {
-			start = last_dot;
-			last_dot = i + 1;
-			found++;
-		}
-	}
-	if (!found)
-		return end / 2;
+	if (sc->buf[(len - 1) & 255] == '.')
+		d.end--;                        /* a trailing dot is not a label */
+	bpf_loop(255, dot_step, &d, 0);
+	if (!d.found)
+		return d.end / 2;
 	/* the label before the last one: [start, last_dot - 1) */
-	if (found == 1)
-		start = 0;
-	return start + (last_dot - 1 - start) / 2;
+	if (d.found == 1)
+		d.start = 0;
+	if (d.last_dot < 1 + d.start)
+		return 0;
+	return d.start + (d.last_dot - 1 - d.start) / 2;
 }
 
 static __always_inline void swap(__u32 *a, __u32 *b)
@@ -523,12 +558,28 @@ static __always_inline void event(struct __sk_buff *skb, struct pkt *p, struct f
 		ev->cuts[i] = f->cuts[i];
 	ev->sni_len = 0;
 	if (sni_len) {
-		__u32 n = sni_len > TC_SNI_MAX ? TC_SNI_MAX : sni_len;
+		__u32 n = sni_len > TC_SNI_MAX - 1 ? TC_SNI_MAX - 1 : sni_len;
 
-		if (n >= 1 && n <= TC_SNI_MAX && !bpf_skb_load_bytes(skb, p->pay + sni_off, ev->sni, n))
+		OPAQUE(n);
+		n &= TC_SNI_MAX - 1;
+
+		if (n >= 1 && !bpf_skb_load_bytes(skb, p->pay + sni_off, ev->sni, n))
 			ev->sni_len = n;
 	}
 	bpf_ringbuf_submit(ev, 0);
+}
+
+/* The packet trimmed to payload bytes [start, end): a global function,
+ * verified once on its own (the verifier's work stays small). 0 or -1. */
+__attribute__((noinline)) int hs_piece(struct __sk_buff *skb, __u32 nh, __u32 start, __u32 end, __u32 partial)
+{
+	__u32 zero = 0;
+	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
+	struct pkt p;
+
+	if (!skb || !sc || parse(skb, nh, &p, 0))
+		return -1;
+	return build_piece(skb, &p, start, end, partial, sc);
 }
 
 /* A clone made below, back in the program: trim it to its piece. */
@@ -536,16 +587,15 @@ static __always_inline int clone_pass(struct __sk_buff *skb, __u32 nh)
 {
 	__u32 zero = 0;
 	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
-	struct pkt p;
 
 	if (!sc || !sc->active)
-		return TC_ACT_OK;       /* somebody else's packet with the bit: not ours */
+		return TC_ACT_UNSPEC;   /* somebody else's packet with the bit: not ours */
 	skb->mark = sc->mark;
-	if (parse(skb, nh, &p) || build_piece(skb, &p, sc->start, sc->end, sc->partial, sc)) {
+	if (hs_piece(skb, nh, sc->start, sc->end, sc->partial)) {
 		sc->failed = 1;
 		return TC_ACT_SHOT;
 	}
-	return TC_ACT_OK;
+	return TC_ACT_UNSPEC;
 }
 
 /* First payload of a tracked flow: is it a hello, and where does it get cut. */
@@ -574,8 +624,11 @@ static __always_inline int first_payload(struct __sk_buff *skb, struct pkt *p, s
 		r = find_sni(skb, p->pay, avail, &sni_off, &sni_len);
 		if (r == 0) {
 			sc = bpf_map_lookup_elem(&scratch, &zero);
-			if (sc && sni_len >= 1 && sni_len <= 255 &&
-			    !bpf_skb_load_bytes(skb, p->pay + sni_off, sc->buf, sni_len)) {
+			__u32 n = sni_len;
+
+			OPAQUE(n);
+			n &= 255;
+			if (sc && n >= 1 && !bpf_skb_load_bytes(skb, p->pay + sni_off, sc->buf, n)) {
 				mid = midsld(sc, sni_len);
 				have_sni = 1;
 			}
@@ -594,6 +647,21 @@ static __always_inline int first_payload(struct __sk_buff *skb, struct pkt *p, s
 	return 0;
 }
 
+/* The first payload of the flow of this packet (a global function, like
+ * hs_piece): 0 when its cuts are planned, -1 when it is passed. */
+__attribute__((noinline)) int hs_first(struct __sk_buff *skb, __u32 nh)
+{
+	struct flow *f;
+	struct pkt p;
+
+	if (!skb || parse(skb, nh, &p, 0))
+		return -1;
+	f = bpf_map_lookup_elem(&flows, &p.key);
+	if (!f)
+		return -1;
+	return first_payload(skb, &p, f);
+}
+
 static __always_inline int run(struct __sk_buff *skb, __u32 nh)
 {
 	__u32 zero = 0, ends[TC_MAX_PIECES], lc[TC_MAX_POSITIONS], nl = 0, np = 0, prev, rel, gso, i, k, sent = 0;
@@ -604,47 +672,47 @@ static __always_inline int run(struct __sk_buff *skb, __u32 nh)
 
 	if (cfg.clone_mark && (skb->mark & cfg.clone_mark))
 		return clone_pass(skb, nh);
-	if (parse(skb, nh, &p))
-		return TC_ACT_OK;
+	if (parse(skb, nh, &p, 1))
+		return TC_ACT_UNSPEC;
 	if (p.flags & TCP_FLAG_SYN) {
 		struct flow nf = {};
 
 		if (p.flags & TCP_FLAG_ACK)
-			return TC_ACT_OK;
+			return TC_ACT_UNSPEC;
 		if (p.plen) {
 			count(TC_C_TFO);
 			bpf_map_delete_elem(&flows, &p.key);
-			return TC_ACT_OK;
+			return TC_ACT_UNSPEC;
 		}
 		nf.base = p.seq + 1;
 		nf.state = FLOW_NEW;
 		bpf_map_update_elem(&flows, &p.key, &nf, BPF_ANY);
 		count(TC_C_FLOWS);
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	}
 	if (!p.plen)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	f = bpf_map_lookup_elem(&flows, &p.key);
 	if (!f || f->state == FLOW_DONE)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	rel = p.seq - f->base;
 	if (f->state == FLOW_NEW) {
 		if (rel != 0) {
 			f->state = FLOW_DONE;
-			return TC_ACT_OK;
+			return TC_ACT_UNSPEC;
 		}
-		if (first_payload(skb, &p, f))
-			return TC_ACT_OK;
+		if (hs_first(skb, nh))
+			return TC_ACT_UNSPEC;
 	} else {
 		if (rel >= f->window) {
 			if (rel < 0x80000000u)
 				f->state = FLOW_DONE;   /* past the hello: nothing more to cut */
-			return TC_ACT_OK;
+			return TC_ACT_UNSPEC;
 		}
 		count(TC_C_RESPLIT);
 	}
 	if (cfg.observe)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	/* the cuts inside this packet, relative to its payload */
 #pragma unroll
 	for (i = 0; i < TC_MAX_POSITIONS; i++) {
@@ -656,10 +724,10 @@ static __always_inline int run(struct __sk_buff *skb, __u32 nh)
 			lc[nl++ & (TC_MAX_POSITIONS - 1)] = c - rel;
 	}
 	if (!nl)
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	if (p.flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) {
 		count(TC_C_FIN);
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	}
 	/* pieces: the cuts, and no piece longer than the GSO size (bpf_skb_change_tail drops GSO) */
 	gso = skb->gso_segs > 1 ? skb->gso_size : 0;
@@ -684,12 +752,12 @@ static __always_inline int run(struct __sk_buff *skb, __u32 nh)
 		count(TC_C_TOO_BIG);
 		f->state = FLOW_DONE;
 		event(skb, &p, f, TC_EV_TOO_BIG, 0, 0);
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	}
 	sc = bpf_map_lookup_elem(&scratch, &zero);
 	if (!sc || checksum_partial(skb, &p, &partial)) {
 		count(TC_C_EMIT);
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	}
 	sc->mark = skb->mark;
 	sc->partial = partial;
@@ -718,9 +786,9 @@ static __always_inline int run(struct __sk_buff *skb, __u32 nh)
 		if (++f->fails >= cfg.max_fails)
 			f->state = FLOW_DONE;
 		event(skb, &p, f, TC_EV_EMIT, 0, 0);
-		return TC_ACT_OK;
+		return TC_ACT_UNSPEC;
 	}
-	if (build_piece(skb, &p, prev, p.plen, partial, sc)) {
+	if (hs_piece(skb, nh, prev, p.plen, partial)) {
 		/* half changed: drop it, TCP sends it again and it is cut again */
 		count(TC_C_ERROR);
 		if (++f->fails >= cfg.max_fails)
@@ -728,7 +796,7 @@ static __always_inline int run(struct __sk_buff *skb, __u32 nh)
 		return TC_ACT_SHOT;
 	}
 	count(TC_C_SEGMENTS);
-	return TC_ACT_OK;
+	return TC_ACT_UNSPEC;
 }
 
 SEC("tc")

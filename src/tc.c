@@ -47,17 +47,20 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 {
 	char line[512];
 	size_t n;
+	va_list copy;
 
 	if (level == LIBBPF_DEBUG && log_verbosity < 2)
 		return 0;
+	va_copy(copy, ap);
+	if (log_verbosity >= 2)
+		vfprintf(log_stream(), fmt, copy);      /* whole: the verifier's log is long */
+	va_end(copy);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	n = strlen(line);
 	while (n && line[n - 1] == '\n')
 		line[--n] = 0;
 	if (level != LIBBPF_DEBUG && n)
 		snprintf(libbpf_last, sizeof(libbpf_last), "%s", line);
-	if (log_verbosity >= 2)
-		fprintf(log_stream(), "libbpf: %s\n", line);
 	return 0;
 }
 
@@ -129,6 +132,7 @@ struct tc_daemon {
 	gid_t gid;
 	int (*drop)(uid_t, gid_t);
 	struct stats stats;
+	int stats_fd;           /* --stats-json, opened before the privileges go */
 	uint64_t *percpu;
 	int ncpus;
 };
@@ -464,6 +468,24 @@ static const struct stats *tc_stats(void *ctx)
 	return &t->stats;
 }
 
+/* --stats-json through the descriptor opened as root: rewritten in place
+ * (the daemon may no longer create files in its directory). */
+static void tc_save_stats(void *ctx, const struct stats *s, double uptime)
+{
+	struct tc_daemon *t = ctx;
+	char buf[2048];
+	FILE *f;
+	long n;
+
+	if (t->stats_fd < 0 || !(f = fmemopen(buf, sizeof(buf), "w")))
+		return;
+	stats_write_json(f, s, uptime);
+	n = ftell(f);
+	fclose(f);
+	if (n <= 0 || ftruncate(t->stats_fd, 0) || pwrite(t->stats_fd, buf, (size_t)n, 0) != n)
+		log_error("cannot write the counters to '%s' (--stats-json): %s.", t->cfg->stats_json, strerror(errno));
+}
+
 static void tc_close(void *ctx)
 {
 	struct tc_daemon *t = ctx;
@@ -526,6 +548,7 @@ int tc_run(const struct config *cfg, uid_t uid, gid_t gid, int (*drop)(uid_t, gi
 		.receive = tc_receive,
 		.stats = tc_stats,
 		.close = tc_close,
+		.save_stats = tc_save_stats,
 	};
 	const struct daemon_clock clock = {clock_ms, NULL};
 	int rc;
@@ -535,14 +558,20 @@ int tc_run(const struct config *cfg, uid_t uid, gid_t gid, int (*drop)(uid_t, gi
 	t.uid = uid;
 	t.gid = gid;
 	t.drop = drop;
-	t.nl = t.signal_fd = -1;
+	t.nl = t.signal_fd = t.stats_fd = -1;
 	if (load(cfg, &t.skel, why, n))
 		return TC_NOT_STARTED;
+	if (cfg->stats_json && (t.stats_fd = open(cfg->stats_json, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) < 0) {
+		log_error("cannot open '%s' (--stats-json): %s. Give a file in a directory that exists and is writable.",
+			  cfg->stats_json, strerror(errno));
+		tc_bpf__destroy(t.skel);
+		return 1;
+	}
 	t.ncpus = libbpf_num_possible_cpus();
 	if (t.ncpus <= 0 || !(t.percpu = calloc((size_t)t.ncpus, sizeof(uint64_t)))) {
 		snprintf(why, n, "counting the CPUs for the tc counters failed (%d)", t.ncpus);
-		tc_bpf__destroy(t.skel);
-		return TC_NOT_STARTED;
+		rc = TC_NOT_STARTED;
+		goto out;
 	}
 	if ((t.nl = open_link_events()) < 0) {
 		snprintf(why, n, "opening the netlink socket for link events failed: %s", strerror(-t.nl));
@@ -568,6 +597,8 @@ out:
 		close(t.nl);
 	if (t.signal_fd >= 0)
 		close(t.signal_fd);
+	if (t.stats_fd >= 0)
+		close(t.stats_fd);
 	free(t.percpu);
 	tc_bpf__destroy(t.skel);
 	return rc;
