@@ -56,11 +56,11 @@ struct daemon_adapter {
 	void (*report_errors)(void *ctx);
 	/* Where the counters go besides the log (may be NULL: --stats-json). */
 	void (*save_stats)(void *ctx, const struct stats *stats, double uptime_s);
+	/* Closes what start opened, also after a failed start (may be NULL). */
+	void (*close)(void *ctx);
 	/* The counters to report when the packets are counted elsewhere (the tc
 	 * engine's maps); may be NULL: the engine's. */
 	const struct stats *(*stats)(void *ctx);
-	/* Closes what start opened, also after a failed start (may be NULL). */
-	void (*close)(void *ctx);
 };
 
 /* Loads the host lists, creates the engine, starts the adapter and runs it

@@ -42,6 +42,7 @@ const volatile struct tc_config cfg = {};
 #define OPAQUE(v) asm volatile("" : "+r"(v))
 #define CHUNK 512               /* bytes moved or summed per helper call (bpf_csum_diff: at most 512) */
 #define BUF_SIZE 1024           /* scratch buffer: CHUNK plus room for the zero padding, a power of two */
+#define HELLO_BUF 4096          /* the hello's first bytes, parsed for the hostname; a power of two */
 #define TCP_FLAG_FIN 0x01
 #define TCP_FLAG_SYN 0x02
 #define TCP_FLAG_RST 0x04
@@ -65,9 +66,26 @@ struct flow {
 
 /* The clone's piece, set by the original just before each clone (same CPU,
  * synchronous), and a buffer for moving and summing bytes. */
+/* The state of the two bpf_loop walks: in the scratch map, whose contents
+ * the verifier does not track (on the stack, each step would differ and the
+ * callback be verified again and again). */
+struct ext_walk {
+	__u32 off, end, avail, sni_off, sni_len;
+	int result;
+};
+
+struct dots {
+	__u32 base, end, start, last_dot, found;
+};
+
 struct scratch {
 	__u32 active, start, end, mark, partial, failed;
+	__u32 lc[TC_MAX_POSITIONS];     /* hs_cut: the cuts inside this packet */
+	__u32 ends[TC_MAX_PIECES];      /* hs_cut: where each piece ends */
 	__u8 buf[BUF_SIZE];
+	__u8 hello[HELLO_BUF];          /* hs_first: the hello's first bytes */
+	struct ext_walk w;
+	struct dots d;
 };
 
 struct {
@@ -367,84 +385,104 @@ static __always_inline int checksum_partial(struct __sk_buff *skb, struct pkt *p
 	return 0;
 }
 
-static __always_inline int load_u8(struct __sk_buff *skb, __u32 off, __u32 *v)
+/* Bytes of the hello in the scratch buffer: masked offsets, checked against
+ * the bytes loaded by the callers. */
+static __always_inline __u32 hb8(const struct scratch *sc, __u32 off)
 {
-	__u8 b;
-
-	if (bpf_skb_load_bytes(skb, off, &b, 1))
-		return -1;
-	*v = b;
-	return 0;
+	return sc->hello[off & (HELLO_BUF - 1)];
 }
 
-static __always_inline int load_be16(struct __sk_buff *skb, __u32 off, __u32 *v)
+static __always_inline __u32 hb16(const struct scratch *sc, __u32 off)
 {
-	__u16 w;
-
-	if (bpf_skb_load_bytes(skb, off, &w, 2))
-		return -1;
-	*v = bpf_ntohs(w);
-	return 0;
+	return hb8(sc, off) << 8 | hb8(sc, off + 1);
 }
 
-/* The server_name of the hello at payload offset pay, inside the first avail
- * bytes. 0: found (*sni_off from the record's start); -1: none; -2: the
- * hello goes on past avail before the name was found. */
-static __always_inline int find_sni(struct __sk_buff *skb, __u32 pay, __u32 avail, __u32 *sni_off, __u32 *sni_len)
+/* bpf_loop's step over one extension of the hello. */
+static long ext_step(__u32 i, void *ctx)
 {
-	__u32 off = 5 + 4 + 2 + 32, v, end, i;
+	__u32 zero = 0, type, len, nt, nl;
+	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
+	struct ext_walk *w;
 
-	if (off + 1 > avail || load_u8(skb, pay + off, &v))
-		return -2;
-	off += 1 + v;                                   /* session id */
-	if (off + 2 > avail || load_be16(skb, pay + off, &v))
-		return -2;
-	off += 2 + v;                                   /* cipher suites */
-	if (off + 1 > avail || load_u8(skb, pay + off, &v))
-		return -2;
-	off += 1 + v;                                   /* compression methods */
-	if (off + 2 > avail || load_be16(skb, pay + off, &v))
-		return -2;
-	off += 2;
-	end = off + v;                                  /* extensions */
-	for (i = 0; i < 48; i++) {
-		__u32 type, len;
-
-		if (off + 4 > end)
-			return -1;
-		if (off + 4 > avail || load_be16(skb, pay + off, &type) || load_be16(skb, pay + off + 2, &len))
-			return -2;
-		if (type == 0) {
-			__u32 nt, nl;
-
-			if (off + 9 > avail || load_u8(skb, pay + off + 6, &nt) || load_be16(skb, pay + off + 7, &nl))
-				return -2;
-			if (nt != 0 || nl == 0 || nl > 255 || off + 9 + nl > end)
-				return -1;
-			*sni_off = off + 9;
-			*sni_len = nl;
-			return off + 9 + nl > avail ? -2 : 0;
-		}
-		off += 4 + len;
+	(void)i;
+	(void)ctx;
+	if (!sc)
+		return 1;
+	w = &sc->w;
+	if (w->off + 4 > w->end) {
+		w->result = -1;
+		return 1;
 	}
-	return -1;
+	if (w->off + 4 > w->avail) {
+		w->result = -2;
+		return 1;
+	}
+	type = hb16(sc, w->off);
+	len = hb16(sc, w->off + 2);
+	if (type != 0) {
+		w->off += 4 + len;
+		return 0;
+	}
+	if (w->off + 9 > w->avail) {
+		w->result = -2;
+		return 1;
+	}
+	nt = hb8(sc, w->off + 6);
+	nl = hb16(sc, w->off + 7);
+	if (nt != 0 || nl == 0 || nl > 255 || w->off + 9 + nl > w->end) {
+		w->result = -1;
+		return 1;
+	}
+	w->sni_off = w->off + 9;
+	w->sni_len = nl;
+	w->result = w->off + 9 + nl > w->avail ? -2 : 0;
+	return 1;
 }
 
-struct dots {
-	__u32 end, start, last_dot, found;
-};
+/* The server_name of the hello in the scratch buffer (avail bytes loaded).
+ * 0: found (*sni_off from the record's start); -1: none; -2: the hello goes
+ * on past avail before the name was found. */
+static __always_inline int find_sni(struct scratch *sc, __u32 avail, __u32 *sni_off, __u32 *sni_len)
+{
+	__u32 off = 5 + 4 + 2 + 32;
 
-/* bpf_loop's step over hostname byte i (in the scratch buffer): the
- * verifier checks it once, not once an iteration. */
+	if (off + 1 > avail)
+		return -2;
+	off += 1 + hb8(sc, off);                        /* session id */
+	if (off + 2 > avail)
+		return -2;
+	off += 2 + hb16(sc, off);                       /* cipher suites */
+	if (off + 1 > avail)
+		return -2;
+	off += 1 + hb8(sc, off);                        /* compression methods */
+	if (off + 2 > avail)
+		return -2;
+	sc->w.avail = avail;
+	sc->w.result = -1;
+	sc->w.sni_off = sc->w.sni_len = 0;
+	sc->w.end = off + 2 + hb16(sc, off);            /* extensions */
+	sc->w.off = off + 2;
+	bpf_loop(64, ext_step, NULL, 0);
+	*sni_off = sc->w.sni_off;
+	*sni_len = sc->w.sni_len;
+	return sc->w.result;
+}
+
+/* bpf_loop's step over hostname byte i: the verifier checks it once, not
+ * once an iteration. */
 static long dot_step(__u32 i, void *ctx)
 {
-	struct dots *d = ctx;
 	__u32 zero = 0;
 	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
+	struct dots *d;
 
-	if (!sc || i >= d->end)
+	(void)ctx;
+	if (!sc)
 		return 1;
-	if (sc->buf[i & 255] == '.') {
+	d = &sc->d;
+	if (i >= d->end)
+		return 1;
+	if (hb8(sc, d->base + i) == '.') {
 		d->start = d->last_dot;
 		d->last_dot = i + 1;
 		d->found++;
@@ -452,53 +490,48 @@ static long dot_step(__u32 i, void *ctx)
 	return 0;
 }
 
-/* Offset inside the hostname (in the scratch buffer, len bytes) of the
+/* Offset inside the hostname (len bytes at off in the scratch buffer) of the
  * middle of its second-level label; the same rule as split.c's midsld. */
-static __always_inline __u32 midsld(struct scratch *sc, __u32 len)
+static __always_inline __u32 midsld(struct scratch *sc, __u32 off, __u32 len)
 {
-	struct dots d = {.end = len};
+	struct dots *d = &sc->d;
 
 	if (len > 255 || len == 0)
 		return 0;
-	if (sc->buf[(len - 1) & 255] == '.')
-		d.end--;                        /* a trailing dot is not a label */
-	bpf_loop(255, dot_step, &d, 0);
-	if (!d.found)
-		return d.end / 2;
+	d->base = off;
+	d->end = len;
+	d->start = d->last_dot = d->found = 0;
+	if (hb8(sc, off + len - 1) == '.')
+		d->end--;                       /* a trailing dot is not a label */
+	bpf_loop(255, dot_step, NULL, 0);
+	if (!d->found)
+		return d->end / 2;
 	/* the label before the last one: [start, last_dot - 1) */
-	if (d.found == 1)
-		d.start = 0;
-	if (d.last_dot < 1 + d.start)
+	if (d->found == 1)
+		d->start = 0;
+	if (d->last_dot < 1 + d->start)
 		return 0;
-	return d.start + (d.last_dot - 1 - d.start) / 2;
+	return d->start + (d->last_dot - 1 - d->start) / 2;
 }
 
-static __always_inline void swap(__u32 *a, __u32 *b)
+/* The cuts of a hello of window bytes into the flow: sorted, without
+ * duplicates, inside (0, window); none left: 5, as split_plan does. The
+ * candidates sort in the scratch map (the verifier does not track its
+ * contents: few states). */
+static __always_inline void plan(struct scratch *sc, struct flow *f, __u32 window, int have_sni, __u32 sni_off,
+				 __u32 sni_len, __u32 mid)
 {
-	if (*b && (!*a || *b < *a)) {
-		__u32 t = *a;
+	__u32 n = 0, k = 0, last = 0, i, j;
 
-		*a = *b;
-		*b = t;
-	}
-}
-
-/* The cuts of a hello of window bytes, sorted, without duplicates, inside
- * (0, window); none left: 5, as split_plan does. */
-static __always_inline void plan(struct flow *f, __u32 window, int have_sni, __u32 sni_off, __u32 sni_len, __u32 mid)
-{
-	__u32 cand[TC_MAX_POSITIONS] = {}, last = 0, n = 0;
-	int i, j;
-
-#pragma unroll
 	for (i = 0; i < TC_MAX_POSITIONS; i++) {
+		__u32 marker;
 		__s64 at;
-		__u32 marker = cfg.pos[i].marker;
 
-		if ((__u32)i >= cfg.npos)
+		if (i >= cfg.npos)
 			break;
+		marker = cfg.pos[i & (TC_MAX_POSITIONS - 1)].marker;
 		if (marker == TC_POS_ABS) {
-			at = cfg.pos[i].delta;
+			at = cfg.pos[i & (TC_MAX_POSITIONS - 1)].delta;
 		} else {
 			if (!have_sni)
 				continue;
@@ -507,30 +540,42 @@ static __always_inline void plan(struct flow *f, __u32 window, int have_sni, __u
 				at += sni_len;
 			else if (marker == TC_POS_MIDSLD)
 				at += mid;
-			at += cfg.pos[i].delta;
+			at += cfg.pos[i & (TC_MAX_POSITIONS - 1)].delta;
 		}
 		if (at <= 0 || at >= window)
 			continue;
-		cand[i] = (__u32)at;
-	}
-#pragma unroll
-	for (i = 0; i < TC_MAX_POSITIONS; i++)
-#pragma unroll
-		for (j = 0; j < TC_MAX_POSITIONS - 1; j++)
-			swap(&cand[j], &cand[j + 1]);
-#pragma unroll
-	for (i = 0; i < TC_MAX_POSITIONS; i++) {
-		if (!cand[i] || cand[i] == last)
-			continue;
-		f->cuts[n & (TC_MAX_POSITIONS - 1)] = cand[i];
-		last = cand[i];
+		sc->lc[n & (TC_MAX_POSITIONS - 1)] = (__u32)at;
 		n++;
 	}
-	if (n == 0 && 5 < window) {
-		f->cuts[0] = 5;
-		n = 1;
+	for (i = 1; i < TC_MAX_POSITIONS; i++) {        /* insertion sort */
+		if (i >= n)
+			break;
+		for (j = i; j > 0 && j < TC_MAX_POSITIONS; j--) {
+			__u32 a = sc->lc[(j - 1) & (TC_MAX_POSITIONS - 1)], b = sc->lc[j & (TC_MAX_POSITIONS - 1)];
+
+			if (a <= b)
+				break;
+			sc->lc[(j - 1) & (TC_MAX_POSITIONS - 1)] = b;
+			sc->lc[j & (TC_MAX_POSITIONS - 1)] = a;
+		}
 	}
-	f->ncuts = n;
+	for (i = 0; i < TC_MAX_POSITIONS; i++) {
+		__u32 c;
+
+		if (i >= n)
+			break;
+		c = sc->lc[i & (TC_MAX_POSITIONS - 1)];
+		if (c == last)
+			continue;
+		f->cuts[k & (TC_MAX_POSITIONS - 1)] = c;
+		last = c;
+		k++;
+	}
+	if (k == 0 && 5 < window) {
+		f->cuts[0] = 5;
+		k = 1;
+	}
+	f->ncuts = k;
 	f->window = window;
 }
 
@@ -573,6 +618,9 @@ static __always_inline void event(struct __sk_buff *skb, struct pkt *p, struct f
  * verified once on its own (the verifier's work stays small). 0 or -1. */
 __attribute__((noinline)) int hs_piece(struct __sk_buff *skb, __u32 nh, __u32 start, __u32 end, __u32 partial)
 {
+#ifdef HS_EXP_NOPIECE
+	return 0;
+#endif
 	__u32 zero = 0;
 	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
 	struct pkt p;
@@ -599,10 +647,9 @@ static __always_inline int clone_pass(struct __sk_buff *skb, __u32 nh)
 }
 
 /* First payload of a tracked flow: is it a hello, and where does it get cut. */
-static __always_inline int first_payload(struct __sk_buff *skb, struct pkt *p, struct flow *f)
+static __always_inline int first_payload(struct __sk_buff *skb, struct pkt *p, struct flow *f, struct scratch *sc)
 {
-	__u32 zero = 0, window, avail, sni_off = 0, sni_len = 0, mid = 0, rec, hs;
-	struct scratch *sc;
+	__u32 window, avail, n, sni_off = 0, sni_len = 0, mid = 0;
 	int have_sni = 0, r;
 
 	if (cfg.immediate) {
@@ -617,33 +664,27 @@ static __always_inline int first_payload(struct __sk_buff *skb, struct pkt *p, s
 			event(skb, p, f, TC_EV_NOT_TLS, 0, 0);
 			return -1;
 		}
-		rec = (__u32)h[3] << 8 | h[4];
-		window = 5 + rec;
-		hs = 0;
+		window = 5 + ((__u32)h[3] << 8 | h[4]);
 		avail = p->plen < window ? p->plen : window;
-		r = find_sni(skb, p->pay, avail, &sni_off, &sni_len);
-		if (r == 0) {
-			sc = bpf_map_lookup_elem(&scratch, &zero);
-			__u32 n = sni_len;
-
-			OPAQUE(n);
-			n &= 255;
-			if (sc && n >= 1 && !bpf_skb_load_bytes(skb, p->pay + sni_off, sc->buf, n)) {
-				mid = midsld(sc, sni_len);
+		n = avail > HELLO_BUF - 1 ? HELLO_BUF - 1 : avail;
+		OPAQUE(n);
+		n &= HELLO_BUF - 1;
+		if (n >= 6 && !bpf_skb_load_bytes(skb, p->pay, sc->hello, n)) {
+			r = find_sni(sc, n, &sni_off, &sni_len);
+			if (r == 0) {
+				mid = midsld(sc, sni_off, sni_len);
 				have_sni = 1;
+			} else if (r == -2) {
+				count(TC_C_SNI_LATER);
 			}
-		} else if (r == -2) {
-			count(TC_C_SNI_LATER);
-			sni_len = 0;
-		} else {
-			sni_len = 0;
 		}
-		(void)hs;
+		if (!have_sni)
+			sni_len = 0;
 	}
-	plan(f, window, have_sni, sni_off, sni_len, mid);
+	plan(sc, f, window, have_sni, sni_off, sni_len, mid);
 	f->state = FLOW_SPLIT;
 	count(TC_C_SPLIT);
-	event(skb, p, f, TC_EV_SPLIT, sni_off, have_sni ? sni_len : 0);
+	event(skb, p, f, TC_EV_SPLIT, sni_off, sni_len);
 	return 0;
 }
 
@@ -651,24 +692,129 @@ static __always_inline int first_payload(struct __sk_buff *skb, struct pkt *p, s
  * hs_piece): 0 when its cuts are planned, -1 when it is passed. */
 __attribute__((noinline)) int hs_first(struct __sk_buff *skb, __u32 nh)
 {
+#ifdef HS_EXP_NOFIRST
+	return -1;
+#endif
+	__u32 zero = 0;
+	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
 	struct flow *f;
 	struct pkt p;
 
-	if (!skb || parse(skb, nh, &p, 0))
+	if (!skb || !sc || parse(skb, nh, &p, 0))
 		return -1;
 	f = bpf_map_lookup_elem(&flows, &p.key);
 	if (!f)
 		return -1;
-	return first_payload(skb, &p, f);
+	return first_payload(skb, &p, f, sc);
+}
+
+/* Cuts a packet of a split flow whose payload starts rel bytes into the
+ * hello (a global function, like hs_piece): sends every piece but the last.
+ * Returns 1 when the original must become the last piece (scratch's start,
+ * end and partial), else the verdict. */
+__attribute__((noinline)) int hs_cut(struct __sk_buff *skb, __u32 nh, __u32 rel)
+{
+#ifdef HS_EXP_NOCUT
+	return 0;
+#endif
+	__u32 zero = 0, nl = 0, np = 0, prev, gso, i, k, sent = 0, ncuts;
+	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
+	int partial = 0, ok = 1;
+	struct flow *f;
+	struct pkt p;
+
+	if (!skb || !sc || parse(skb, nh, &p, 0))
+		return TC_ACT_UNSPEC;
+	f = bpf_map_lookup_elem(&flows, &p.key);
+	if (!f)
+		return TC_ACT_UNSPEC;
+	/* the cuts inside this packet, relative to its payload */
+	ncuts = f->ncuts;
+	for (i = 0; i < TC_MAX_POSITIONS; i++) {
+		__u32 c = f->cuts[i];
+
+		if (i >= ncuts)
+			break;
+		if (c > rel && c - rel < p.plen)
+			sc->lc[nl++ & (TC_MAX_POSITIONS - 1)] = c - rel;
+	}
+	if (!nl)
+		return TC_ACT_UNSPEC;
+	if (p.flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) {
+		count(TC_C_FIN);
+		return TC_ACT_UNSPEC;
+	}
+	/* pieces: the cuts, and no piece longer than the GSO size (bpf_skb_change_tail drops GSO) */
+	gso = skb->gso_segs > 1 ? skb->gso_size : 0;
+	prev = 0;
+	k = 0;
+	for (i = 0; i < TC_MAX_PIECES; i++) {
+		__u32 next = k < nl ? sc->lc[k & (TC_MAX_POSITIONS - 1)] : p.plen;
+
+		if (gso && next - prev > gso)
+			next = prev + gso;
+		else if (k < nl)
+			k++;
+		if (next <= prev || next - prev > TC_MAX_PIECE)
+			break;
+		sc->ends[i] = next;
+		np++;
+		prev = next;
+		if (prev >= p.plen)
+			break;
+	}
+	if (prev < p.plen || np < 2) {
+		count(TC_C_TOO_BIG);
+		f->state = FLOW_DONE;
+		event(skb, &p, f, TC_EV_TOO_BIG, 0, 0);
+		return TC_ACT_UNSPEC;
+	}
+	if (checksum_partial(skb, &p, &partial)) {
+		count(TC_C_EMIT);
+		return TC_ACT_UNSPEC;
+	}
+	sc->mark = skb->mark;
+	sc->partial = partial;
+	sc->failed = 0;
+	sc->active = 1;
+	skb->mark = sc->mark | cfg.clone_mark;
+	prev = 0;
+	for (i = 0; i < TC_MAX_PIECES - 1; i++) {
+		if (i + 1 >= np)
+			break;
+		sc->start = prev;
+		sc->end = sc->ends[i];
+		if (bpf_clone_redirect(skb, skb->ifindex, 0) || sc->failed) {
+			ok = 0;
+			break;
+		}
+		sent++;
+		prev = sc->end;
+	}
+	skb->mark = sc->mark;
+	sc->active = 0;
+	count_n(TC_C_SEGMENTS, sent);
+	if (!ok) {
+		/* the original leaves whole: the bytes of the pieces sent are the same */
+		count(TC_C_EMIT);
+		if (++f->fails >= cfg.max_fails)
+			f->state = FLOW_DONE;
+		event(skb, &p, f, TC_EV_EMIT, 0, 0);
+		return TC_ACT_UNSPEC;
+	}
+	/* the original becomes the last piece: run() trims it (one call level
+	 * less: the stack of three would not fit) */
+	sc->start = prev;
+	sc->end = p.plen;
+	return 1;
 }
 
 static __always_inline int run(struct __sk_buff *skb, __u32 nh)
 {
-	__u32 zero = 0, ends[TC_MAX_PIECES], lc[TC_MAX_POSITIONS], nl = 0, np = 0, prev, rel, gso, i, k, sent = 0;
 	struct scratch *sc;
+	__u32 rel, zero = 0;
 	struct flow *f;
 	struct pkt p;
-	int partial = 0, ok = 1;
 
 	if (cfg.clone_mark && (skb->mark & cfg.clone_mark))
 		return clone_pass(skb, nh);
@@ -711,84 +857,10 @@ static __always_inline int run(struct __sk_buff *skb, __u32 nh)
 		}
 		count(TC_C_RESPLIT);
 	}
-	if (cfg.observe)
+	if (cfg.observe || hs_cut(skb, nh, rel) != 1)
 		return TC_ACT_UNSPEC;
-	/* the cuts inside this packet, relative to its payload */
-#pragma unroll
-	for (i = 0; i < TC_MAX_POSITIONS; i++) {
-		__u32 c = f->cuts[i];
-
-		if (i >= f->ncuts)
-			break;
-		if (c > rel && c - rel < p.plen)
-			lc[nl++ & (TC_MAX_POSITIONS - 1)] = c - rel;
-	}
-	if (!nl)
-		return TC_ACT_UNSPEC;
-	if (p.flags & (TCP_FLAG_FIN | TCP_FLAG_RST)) {
-		count(TC_C_FIN);
-		return TC_ACT_UNSPEC;
-	}
-	/* pieces: the cuts, and no piece longer than the GSO size (bpf_skb_change_tail drops GSO) */
-	gso = skb->gso_segs > 1 ? skb->gso_size : 0;
-	prev = 0;
-	k = 0;
-	for (i = 0; i < TC_MAX_PIECES; i++) {
-		__u32 next = k < nl ? lc[k & (TC_MAX_POSITIONS - 1)] : p.plen;
-
-		if (gso && next - prev > gso)
-			next = prev + gso;
-		else if (k < nl)
-			k++;
-		if (next - prev > TC_MAX_PIECE)
-			break;
-		ends[i] = next;
-		np++;
-		prev = next;
-		if (prev >= p.plen)
-			break;
-	}
-	if (prev < p.plen || np < 2) {
-		count(TC_C_TOO_BIG);
-		f->state = FLOW_DONE;
-		event(skb, &p, f, TC_EV_TOO_BIG, 0, 0);
-		return TC_ACT_UNSPEC;
-	}
 	sc = bpf_map_lookup_elem(&scratch, &zero);
-	if (!sc || checksum_partial(skb, &p, &partial)) {
-		count(TC_C_EMIT);
-		return TC_ACT_UNSPEC;
-	}
-	sc->mark = skb->mark;
-	sc->partial = partial;
-	sc->failed = 0;
-	sc->active = 1;
-	skb->mark = sc->mark | cfg.clone_mark;
-	prev = 0;
-	for (i = 0; i < TC_MAX_PIECES - 1; i++) {
-		if (i + 1 >= np)
-			break;
-		sc->start = prev;
-		sc->end = ends[i];
-		if (bpf_clone_redirect(skb, skb->ifindex, 0) || sc->failed) {
-			ok = 0;
-			break;
-		}
-		sent++;
-		prev = ends[i];
-	}
-	skb->mark = sc->mark;
-	sc->active = 0;
-	count_n(TC_C_SEGMENTS, sent);
-	if (!ok) {
-		/* the original leaves whole: the bytes of the pieces sent are the same */
-		count(TC_C_EMIT);
-		if (++f->fails >= cfg.max_fails)
-			f->state = FLOW_DONE;
-		event(skb, &p, f, TC_EV_EMIT, 0, 0);
-		return TC_ACT_UNSPEC;
-	}
-	if (hs_piece(skb, nh, prev, p.plen, partial)) {
+	if (!sc || hs_piece(skb, nh, sc->start, sc->end, sc->partial)) {
 		/* half changed: drop it, TCP sends it again and it is cut again */
 		count(TC_C_ERROR);
 		if (++f->fails >= cfg.max_fails)

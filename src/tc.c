@@ -35,9 +35,9 @@
 #define TC_PRIORITY 1u
 #define TC_MAX_IFACES 256
 #define TC_PROG_PREFIX "hellosplit_"
-/* The clsact qdiscs hellosplit created, for --rules-remove after a kill -9. */
+/* The clsact qdiscs hellosplit created, for --rules-remove after a kill -9:
+ * one file per network namespace (its inode number). */
 #define TC_STATE_DIR "/run/hellosplit"
-#define TC_STATE_FILE TC_STATE_DIR "/tc-qdiscs"
 
 /* ---- libbpf's messages: kept for the error line, printed at -vv */
 
@@ -184,23 +184,35 @@ static int filter_is_ours(int ifindex)
 	return !strncmp(info.name, TC_PROG_PREFIX, strlen(TC_PROG_PREFIX));
 }
 
+static const char *state_file(void)
+{
+	static char path[96];
+	struct stat st;
+
+	if (stat("/proc/self/ns/net", &st))
+		st.st_ino = 0;
+	snprintf(path, sizeof(path), TC_STATE_DIR "/tc-qdiscs.%llu", (unsigned long long)st.st_ino);
+	return path;
+}
+
 /* Notes the qdiscs hellosplit created, for --rules-remove after a kill -9. */
 static void save_state(const struct tc_daemon *t)
 {
+	const char *path = state_file();
 	FILE *f;
 	int i, any = 0;
 
 	for (i = 0; i < t->nifaces; i++)
 		any |= t->ifaces[i].created;
 	if (!any) {
-		unlink(TC_STATE_FILE);
+		unlink(path);
 		return;
 	}
 	mkdir(TC_STATE_DIR, 0755);
-	f = fopen(TC_STATE_FILE, "we");
+	f = fopen(path, "we");
 	if (!f) {
 		log_info("cannot write %s (%s): after a crash, --rules-remove will leave the clsact qdiscs "
-			 "hellosplit created.", TC_STATE_FILE, strerror(errno));
+			 "hellosplit created.", path, strerror(errno));
 		return;
 	}
 	for (i = 0; i < t->nifaces; i++)
@@ -255,15 +267,17 @@ static int attach(struct tc_daemon *t, int ifindex, const char *name, enum tc_if
 	return 0;
 }
 
-/* Detaches the filter if it is still hellosplit's; removes the clsact qdisc
- * if hellosplit created it. */
-static void detach(int ifindex, const char *name, int created, int verbose)
+/* Detaches the filter at hellosplit's handle and priority (check: only if
+ * it runs a program of hellosplit's, which needs CAP_SYS_ADMIN: the daemon
+ * itself knows it attached it); removes the clsact qdisc if hellosplit
+ * created it. */
+static void detach(int ifindex, const char *name, int created, int check, int verbose)
 {
 	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
 	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIORITY);
 	int r;
 
-	if (filter_is_ours(ifindex) == 1 && (r = bpf_tc_detach(&hook, &opts)) != 0 && r != -ENOENT &&
+	if ((!check || filter_is_ours(ifindex) == 1) && (r = bpf_tc_detach(&hook, &opts)) != 0 && r != -ENOENT &&
 	    r != -ENODEV && r != -EINVAL)
 		log_error("detaching the tc program from %s failed: %s. Remove it by hand: tc filter del dev %s "
 			  "egress handle 0x4853 prio 1 bpf", name, strerror(-r), name);
@@ -504,11 +518,11 @@ static void tc_close(void *ctx)
 			 "not in their first packet were cut at the numeric positions only.",
 			 (unsigned long long)sum[0], (unsigned long long)sum[1]);
 	for (i = 0; i < t->nifaces; i++)
-		detach(t->ifaces[i].ifindex, t->ifaces[i].name, t->ifaces[i].created, 0);
+		detach(t->ifaces[i].ifindex, t->ifaces[i].name, t->ifaces[i].created, 0, 0);
 	if (t->nifaces)
 		log_info("tc: detached from %d interface%s.", t->nifaces, t->nifaces == 1 ? "" : "s");
 	t->nifaces = 0;
-	unlink(TC_STATE_FILE);
+	unlink(state_file());
 }
 
 static uint64_t clock_ms(void *ctx)
@@ -608,7 +622,7 @@ int tc_remove(int verbose)
 {
 	struct if_nameindex *list = if_nameindex(), *it;
 	int created[TC_MAX_IFACES], ncreated = 0, i, removed = 0;
-	FILE *f = fopen(TC_STATE_FILE, "re");
+	FILE *f = fopen(state_file(), "re");
 	char line[64];
 
 	libbpf_set_print(libbpf_print);
@@ -628,11 +642,11 @@ int tc_remove(int verbose)
 			made |= created[i] == (int)it->if_index;
 		if (!ours && !made)
 			continue;
-		detach((int)it->if_index, it->if_name, made, verbose);
+		detach((int)it->if_index, it->if_name, made, 1, verbose);
 		removed++;
 	}
 	if_freenameindex(list);
-	unlink(TC_STATE_FILE);
+	unlink(state_file());
 	if (verbose && !removed)
 		log_info("tc: no hellosplit filter attached.");
 	return 0;
