@@ -92,7 +92,7 @@ static int load(const struct config *cfg, struct tc_bpf **out, char *why, size_t
 	if ((r = tc_bpf__load(skel)) != 0) {
 		if (r > 0)
 			r = -r;
-		snprintf(why, n, "the kernel refused the tc program: %s%s%s (needs Linux >= 5.8 with BPF, cls_bpf, "
+		snprintf(why, n, "the kernel refused the tc program: %s%s%s (needs Linux >= 5.17 with BPF, cls_bpf, "
 			 "clsact and BTF; hellosplit -vv shows libbpf's log)", strerror(-r),
 			 libbpf_last[0] ? ": " : "", libbpf_last);
 		tc_bpf__destroy(skel);

@@ -230,11 +230,16 @@ expect_ge "mid-hello resend: resplit_retransmits" 1 "$(hs_stat resplit_retransmi
 
 section "5. an existing clsact qdisc and a foreign filter"
 nsx "$E2E_NS_CLI" tc qdisc add dev eth0 clsact || e2e_die "tc qdisc add clsact failed"
-nsx "$E2E_NS_CLI" tc filter add dev eth0 egress prio 10 u32 match u32 0 0 classid 1:1 ||
-    e2e_die "tc filter add u32 failed"
-foreign_hits() { nsx "$E2E_NS_CLI" tc -s filter show dev eth0 egress | sed -n 's/.*(rule hit \([0-9]*\) .*/\1/p' | head -n1; }
+# the foreign filter mirrors every packet to a spare veth: its action's
+# counter says whether it still ran after hellosplit's program
+ip link add m0 netns "$E2E_NS_CLI" type veth peer name m1 netns "$E2E_NS_CLI" || e2e_die "veth m0 failed"
+nsx "$E2E_NS_CLI" ip link set m0 up
+nsx "$E2E_NS_CLI" ip link set m1 up
+nsx "$E2E_NS_CLI" tc filter add dev eth0 egress prio 10 u32 match u32 0 0 action mirred egress mirror dev m0 ||
+    e2e_die "tc filter add u32 mirred failed"
+foreign_hits() { nsx "$E2E_NS_CLI" tc -s filter show dev eth0 egress | sed -n 's/.*Sent [0-9]* bytes \([0-9]*\) pkt.*/\1/p' | head -n1; }
 before=$(foreign_hits)
-hs_start "$E2E_NS_CLI" || e2e_die "hellosplit did not start"
+hs_start "$E2E_NS_CLI" --exclude-iface m0,m1 || e2e_die "hellosplit did not start"
 capture_start "$E2E_NS_SRV" eth0 "$T/shared.pcap" tcp port 443
 expect_ok "shared clsact: curl v4 loads" fetch_curl "${A[0]}" 4
 capture_stop "$T/shared.pcap"
@@ -249,6 +254,7 @@ expect_eq "shared clsact: only the foreign filter is left" "u32" \
 if tc_filters "$E2E_NS_CLI" eth0 | grep -q hellosplit; then e2e_fail "shared clsact: no hellosplit filter left" "$(tc_filters "$E2E_NS_CLI" eth0)"; else
     e2e_pass "shared clsact: no hellosplit filter left"; fi
 nsx "$E2E_NS_CLI" tc qdisc del dev eth0 clsact
+nsx "$E2E_NS_CLI" ip link del m0
 
 section "6. kill -9, then --rules-remove"
 hs_start "$E2E_NS_CLI" || e2e_die "hellosplit did not start"
