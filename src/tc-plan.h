@@ -45,6 +45,6 @@ const char *tc_plan_link_name(unsigned type);
 void tc_plan_config(const struct config *cfg, struct tc_config *out);
 
 /* The program's counters (summed over the CPUs) as struct stats. */
-void tc_plan_stats(const uint64_t counters[TC_C_COUNT], struct stats *out);
+void tc_plan_stats(const uint64_t c[TC_C_COUNT], struct stats *s);
 
 #endif

@@ -7,6 +7,7 @@
 #include "tc.h"
 
 #include <errno.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/netlink.h>
 #include <linux/rtnetlink.h>
@@ -104,10 +105,10 @@ static int load(const struct config *cfg, struct tc_bpf **out, char *why, size_t
 
 int tc_probe(const struct config *cfg, char *why, size_t n)
 {
-	struct tc_bpf *skel;
+	struct tc_bpf *skel = NULL;
 	int r = load(cfg, &skel, why, n);
 
-	if (r == 0)
+	if (r == 0 && skel)
 		tc_bpf__destroy(skel);
 	return r;
 }
@@ -133,6 +134,7 @@ struct tc_daemon {
 	int (*drop)(uid_t, gid_t);
 	struct stats stats;
 	int stats_fd;           /* --stats-json, opened before the privileges go */
+	int state_fd;           /* the qdiscs created (state_file), likewise */
 	uint64_t *percpu;
 	int ncpus;
 };
@@ -165,8 +167,8 @@ static int prog_fd(const struct tc_daemon *t, enum tc_iface_kind kind)
  * hellosplit's programs, 0 when another's, -errno when there is none. */
 static int filter_is_ours(int ifindex)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIORITY);
+	struct bpf_tc_hook hook = {.sz = sizeof(struct bpf_tc_hook), .ifindex = ifindex, .attach_point = BPF_TC_EGRESS};
+	struct bpf_tc_opts opts = {.sz = sizeof(struct bpf_tc_opts), .handle = TC_HANDLE, .priority = TC_PRIORITY};
 	struct bpf_prog_info info;
 	__u32 len = sizeof(info);
 	int fd, r;
@@ -195,36 +197,66 @@ static const char *state_file(void)
 	return path;
 }
 
-/* Notes the qdiscs hellosplit created, for --rules-remove after a kill -9. */
+/* Notes the qdiscs hellosplit created, for --rules-remove after a kill -9,
+ * through the descriptor opened as root (the daemon runs as --user later):
+ * an empty file lists nothing. */
 static void save_state(const struct tc_daemon *t)
 {
-	const char *path = state_file();
-	FILE *f;
-	int i, any = 0;
+	char text[TC_MAX_IFACES * 24];
+	size_t k = 0;
+	int i;
 
-	for (i = 0; i < t->nifaces; i++)
-		any |= t->ifaces[i].created;
-	if (!any) {
-		unlink(path);
+	if (t->state_fd < 0)
 		return;
-	}
-	mkdir(TC_STATE_DIR, 0755);
-	f = fopen(path, "we");
-	if (!f) {
-		log_info("cannot write %s (%s): after a crash, --rules-remove will leave the clsact qdiscs "
-			 "hellosplit created.", path, strerror(errno));
-		return;
-	}
-	for (i = 0; i < t->nifaces; i++)
+	text[0] = 0;
+	for (i = 0; i < t->nifaces && k < sizeof(text) - 24; i++)
 		if (t->ifaces[i].created)
-			fprintf(f, "%d %s\n", t->ifaces[i].ifindex, t->ifaces[i].name);
-	fclose(f);
+			k += (size_t)snprintf(text + k, sizeof(text) - k, "%d %s\n", t->ifaces[i].ifindex,
+					      t->ifaces[i].name);
+	if (ftruncate(t->state_fd, 0) || (k && pwrite(t->state_fd, text, k, 0) != (ssize_t)k))
+		log_info("cannot write %s (%s): after a crash, --rules-remove will leave the clsact qdiscs "
+			 "hellosplit created.", state_file(), strerror(errno));
+}
+
+/* The empty state files daemons running as --user could not remove list
+ * nothing: removed (as root, at start). */
+static void sweep_state(void)
+{
+	DIR *dir = opendir(TC_STATE_DIR);
+	struct dirent *de;
+	struct stat st;
+	char path[300];
+
+	if (!dir)
+		return;
+	while ((de = readdir(dir)) != NULL) {
+		if (strncmp(de->d_name, "tc-qdiscs.", 10))
+			continue;
+		snprintf(path, sizeof(path), TC_STATE_DIR "/%s", de->d_name);
+		if (!stat(path, &st) && S_ISREG(st.st_mode) && st.st_size == 0)
+			unlink(path);
+	}
+	closedir(dir);
+}
+
+static int open_state(void)
+{
+	int fd;
+
+	mkdir(TC_STATE_DIR, 0755);
+	sweep_state();
+	fd = open(state_file(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		log_info("cannot create %s (%s): after a crash, --rules-remove will leave the clsact qdiscs "
+			 "hellosplit created.", state_file(), strerror(errno));
+	return fd;
 }
 
 static int attach(struct tc_daemon *t, int ifindex, const char *name, enum tc_iface_kind kind)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIORITY, .prog_fd = prog_fd(t, kind));
+	struct bpf_tc_hook hook = {.sz = sizeof(struct bpf_tc_hook), .ifindex = ifindex, .attach_point = BPF_TC_EGRESS};
+	struct bpf_tc_opts opts = {.sz = sizeof(struct bpf_tc_opts), .handle = TC_HANDLE, .priority = TC_PRIORITY,
+				   .prog_fd = prog_fd(t, kind)};
 	struct tc_iface *ifc;
 	int r, created = 0;
 
@@ -273,8 +305,8 @@ static int attach(struct tc_daemon *t, int ifindex, const char *name, enum tc_if
  * created it. */
 static void detach(int ifindex, const char *name, int created, int check, int verbose)
 {
-	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = BPF_TC_EGRESS);
-	LIBBPF_OPTS(bpf_tc_opts, opts, .handle = TC_HANDLE, .priority = TC_PRIORITY);
+	struct bpf_tc_hook hook = {.sz = sizeof(struct bpf_tc_hook), .ifindex = ifindex, .attach_point = BPF_TC_EGRESS};
+	struct bpf_tc_opts opts = {.sz = sizeof(struct bpf_tc_opts), .handle = TC_HANDLE, .priority = TC_PRIORITY};
 	int r;
 
 	if ((!check || filter_is_ours(ifindex) == 1) && (r = bpf_tc_detach(&hook, &opts)) != 0 && r != -ENOENT &&
@@ -326,7 +358,7 @@ static int rescan(struct tc_daemon *t, int announce)
 		}
 	}
 	for (it = list; it->if_index; it++) {
-		unsigned type, flags;
+		unsigned type = 0, flags = 0;
 		enum tc_iface_kind kind;
 
 		if (find_iface(t, (int)it->if_index) || sys_number(it->if_name, "type", &type) ||
@@ -522,7 +554,8 @@ static void tc_close(void *ctx)
 	if (t->nifaces)
 		log_info("tc: detached from %d interface%s.", t->nifaces, t->nifaces == 1 ? "" : "s");
 	t->nifaces = 0;
-	unlink(state_file());
+	if (t->state_fd >= 0 && ftruncate(t->state_fd, 0) == 0)
+		unlink(state_file());   /* as root; under --user the empty file stays */
 }
 
 static uint64_t clock_ms(void *ctx)
@@ -572,8 +605,8 @@ int tc_run(const struct config *cfg, uid_t uid, gid_t gid, int (*drop)(uid_t, gi
 	t.uid = uid;
 	t.gid = gid;
 	t.drop = drop;
-	t.nl = t.signal_fd = t.stats_fd = -1;
-	if (load(cfg, &t.skel, why, n))
+	t.nl = t.signal_fd = t.stats_fd = t.state_fd = -1;
+	if (load(cfg, &t.skel, why, n) || !t.skel)
 		return TC_NOT_STARTED;
 	if (cfg->stats_json && (t.stats_fd = open(cfg->stats_json, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) < 0) {
 		log_error("cannot open '%s' (--stats-json): %s. Give a file in a directory that exists and is writable.",
@@ -587,6 +620,7 @@ int tc_run(const struct config *cfg, uid_t uid, gid_t gid, int (*drop)(uid_t, gi
 		rc = TC_NOT_STARTED;
 		goto out;
 	}
+	t.state_fd = open_state();
 	if ((t.nl = open_link_events()) < 0) {
 		snprintf(why, n, "opening the netlink socket for link events failed: %s", strerror(-t.nl));
 		rc = TC_NOT_STARTED;
@@ -613,6 +647,8 @@ out:
 		close(t.signal_fd);
 	if (t.stats_fd >= 0)
 		close(t.stats_fd);
+	if (t.state_fd >= 0)
+		close(t.state_fd);
 	free(t.percpu);
 	tc_bpf__destroy(t.skel);
 	return rc;
@@ -628,7 +664,7 @@ int tc_remove(int verbose)
 	libbpf_set_print(libbpf_print);
 	if (f) {
 		while (ncreated < TC_MAX_IFACES && fgets(line, sizeof(line), f))
-			created[ncreated++] = atoi(line);
+			created[ncreated++] = (int)strtol(line, NULL, 10);
 		fclose(f);
 	}
 	if (!list) {
