@@ -61,7 +61,10 @@ struct flow {
 	__u32 base;             /* sequence number of the first payload byte */
 	__u32 window;           /* hello bytes from base the cuts apply to */
 	__u32 cuts[TC_MAX_POSITIONS];
-	__u8 ncuts, state, fails, pad;
+	__u32 seen_end;         /* bytes from base sent so far: below it, a retransmission */
+	__u32 walk_off, walk_end;       /* pending: where the extension walk goes on (from base) */
+	__u8 ncuts, state, fails;
+	__u8 pending;           /* the hostname comes in a later packet */
 };
 
 /* The clone's piece, set by the original just before each clone (same CPU,
@@ -413,8 +416,12 @@ static long ext_step(__u32 i, void *ctx)
 		w->result = -1;
 		return 1;
 	}
+	if (w->off >= w->avail) {
+		w->result = -2;         /* the next extension starts in a later packet */
+		return 1;
+	}
 	if (w->off + 4 > w->avail) {
-		w->result = -2;
+		w->result = -3;         /* an extension header across two packets */
 		return 1;
 	}
 	type = hb16(sc, w->off);
@@ -424,7 +431,7 @@ static long ext_step(__u32 i, void *ctx)
 		return 0;
 	}
 	if (w->off + 9 > w->avail) {
-		w->result = -2;
+		w->result = -3;
 		return 1;
 	}
 	nt = hb8(sc, w->off + 6);
@@ -435,28 +442,30 @@ static long ext_step(__u32 i, void *ctx)
 	}
 	w->sni_off = w->off + 9;
 	w->sni_len = nl;
-	w->result = w->off + 9 + nl > w->avail ? -2 : 0;
+	w->result = w->off + 9 + nl > w->avail ? -3 : 0;
 	return 1;
 }
 
 /* The server_name of the hello in the scratch buffer (avail bytes loaded).
- * 0: found (*sni_off from the record's start); -1: none; -2: the hello goes
- * on past avail before the name was found. */
+ * 0: found (*sni_off from the record's start); -1: none; -2: the next
+ * extension starts past avail (sc->w tells where: the walk can go on in a
+ * later packet); -3: the hello's fields or the name cross the end of the
+ * packet. */
 static __always_inline int find_sni(struct scratch *sc, __u32 avail, __u32 *sni_off, __u32 *sni_len)
 {
 	__u32 off = 5 + 4 + 2 + 32;
 
 	if (off + 1 > avail)
-		return -2;
+		return -3;
 	off += 1 + hb8(sc, off);                        /* session id */
 	if (off + 2 > avail)
-		return -2;
+		return -3;
 	off += 2 + hb16(sc, off);                       /* cipher suites */
 	if (off + 1 > avail)
-		return -2;
+		return -3;
 	off += 1 + hb8(sc, off);                        /* compression methods */
 	if (off + 2 > avail)
-		return -2;
+		return -3;
 	sc->w.avail = avail;
 	sc->w.result = -1;
 	sc->w.sni_off = sc->w.sni_len = 0;
@@ -618,9 +627,6 @@ static __always_inline void event(struct __sk_buff *skb, struct pkt *p, struct f
  * verified once on its own (the verifier's work stays small). 0 or -1. */
 __attribute__((noinline)) int hs_piece(struct __sk_buff *skb, __u32 nh, __u32 start, __u32 end, __u32 partial)
 {
-#ifdef HS_EXP_NOPIECE
-	return 0;
-#endif
 	__u32 zero = 0;
 	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
 	struct pkt p;
@@ -674,14 +680,21 @@ static __always_inline int first_payload(struct __sk_buff *skb, struct pkt *p, s
 			if (r == 0) {
 				mid = midsld(sc, sni_off, sni_len);
 				have_sni = 1;
-			} else if (r == -2) {
+			} else if (r == -2 && avail < window) {
+				/* go on with the extensions in the packet that has them */
+				f->pending = 1;
+				f->walk_off = sc->w.off;
+				f->walk_end = sc->w.end;
 				count(TC_C_SNI_LATER);
+			} else if (r == -3) {
+				count(TC_C_SNI_MISSED);
 			}
 		}
 		if (!have_sni)
 			sni_len = 0;
 	}
 	plan(sc, f, window, have_sni, sni_off, sni_len, mid);
+	f->seen_end = p->plen;
 	f->state = FLOW_SPLIT;
 	count(TC_C_SPLIT);
 	event(skb, p, f, TC_EV_SPLIT, sni_off, sni_len);
@@ -692,9 +705,6 @@ static __always_inline int first_payload(struct __sk_buff *skb, struct pkt *p, s
  * hs_piece): 0 when its cuts are planned, -1 when it is passed. */
 __attribute__((noinline)) int hs_first(struct __sk_buff *skb, __u32 nh)
 {
-#ifdef HS_EXP_NOFIRST
-	return -1;
-#endif
 	__u32 zero = 0;
 	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
 	struct flow *f;
@@ -708,15 +718,58 @@ __attribute__((noinline)) int hs_first(struct __sk_buff *skb, __u32 nh)
 	return first_payload(skb, &p, f, sc);
 }
 
+/* A later packet of a hello whose hostname was not in the first one (a
+ * global function): the extension walk goes on from where it stopped; the
+ * name found, the cuts are planned again with it. */
+__attribute__((noinline)) int hs_more(struct __sk_buff *skb, __u32 nh, __u32 rel)
+{
+	__u32 zero = 0, n, mid, sni_off, sni_len;
+	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
+	struct flow *f;
+	struct pkt p;
+
+	if (!skb || !sc || parse(skb, nh, &p, 0))
+		return -1;
+	f = bpf_map_lookup_elem(&flows, &p.key);
+	if (!f || !f->pending || f->walk_off < rel || f->walk_end < f->walk_off)
+		return -1;
+	n = p.plen > HELLO_BUF - 1 ? HELLO_BUF - 1 : p.plen;
+	OPAQUE(n);
+	n &= HELLO_BUF - 1;
+	if (n < 1 || bpf_skb_load_bytes(skb, p.pay, sc->hello, n)) {
+		f->pending = 0;
+		return -1;
+	}
+	sc->w.avail = n;
+	sc->w.off = f->walk_off - rel;
+	sc->w.end = f->walk_end - rel;
+	sc->w.result = -1;
+	sc->w.sni_off = sc->w.sni_len = 0;
+	bpf_loop(64, ext_step, NULL, 0);
+	if (sc->w.result == -2) {
+		f->walk_off = sc->w.off + rel;  /* still later */
+		return 0;
+	}
+	f->pending = 0;
+	if (sc->w.result != 0) {
+		if (sc->w.result == -3)
+			count(TC_C_SNI_MISSED);
+		return -1;
+	}
+	sni_off = sc->w.sni_off;
+	sni_len = sc->w.sni_len;
+	mid = midsld(sc, sni_off, sni_len);
+	plan(sc, f, f->window, 1, sni_off + rel, sni_len, mid);
+	event(skb, &p, f, TC_EV_SPLIT, sni_off, sni_len);
+	return 0;
+}
+
 /* Cuts a packet of a split flow whose payload starts rel bytes into the
  * hello (a global function, like hs_piece): sends every piece but the last.
  * Returns 1 when the original must become the last piece (scratch's start,
  * end and partial), else the verdict. */
 __attribute__((noinline)) int hs_cut(struct __sk_buff *skb, __u32 nh, __u32 rel)
 {
-#ifdef HS_EXP_NOCUT
-	return 0;
-#endif
 	__u32 zero = 0, nl = 0, np = 0, prev, gso, i, k, sent = 0, ncuts;
 	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
 	int partial = 0, ok = 1;
@@ -855,7 +908,12 @@ static __always_inline int run(struct __sk_buff *skb, __u32 nh)
 				f->state = FLOW_DONE;   /* past the hello: nothing more to cut */
 			return TC_ACT_UNSPEC;
 		}
-		count(TC_C_RESPLIT);
+		if (rel < f->seen_end)
+			count(TC_C_RESPLIT);
+		else
+			f->seen_end = rel + p.plen;
+		if (f->pending && rel <= f->walk_off && f->walk_off - rel < p.plen)
+			hs_more(skb, nh, rel);
 	}
 	if (cfg.observe || hs_cut(skb, nh, rel) != 1)
 		return TC_ACT_UNSPEC;

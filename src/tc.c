@@ -535,20 +535,20 @@ static void tc_save_stats(void *ctx, const struct stats *s, double uptime)
 static void tc_close(void *ctx)
 {
 	struct tc_daemon *t = ctx;
-	uint64_t sum[2] = {0, 0};
-	uint32_t idx[2] = {TC_C_TFO, TC_C_SNI_LATER};
+	uint64_t sum[3] = {0, 0, 0};
+	uint32_t idx[3] = {TC_C_TFO, TC_C_SNI_LATER, TC_C_SNI_MISSED};
 	int i, c;
 
 	if (t->ring)
 		ring_buffer__consume(t->ring);
-	for (i = 0; i < 2 && t->percpu; i++)
+	for (i = 0; i < 3 && t->percpu; i++)
 		if (!bpf_map_lookup_elem(bpf_map__fd(t->skel->maps.counters), &idx[i], t->percpu))
 			for (c = 0; c < t->ncpus; c++)
 				sum[i] += t->percpu[c];
-	if (sum[0] || sum[1])
-		log_info("tc: %llu SYNs with data (TCP Fast Open) passed unsplit; %llu hellos whose hostname was "
-			 "not in their first packet were cut at the numeric positions only.",
-			 (unsigned long long)sum[0], (unsigned long long)sum[1]);
+	if (sum[0] || sum[1] || sum[2])
+		log_info("tc: %llu SYNs with data (TCP Fast Open) passed unsplit; %llu hellos had their hostname in a "
+			 "later packet (cut there); %llu had it across two packets (cut at the numeric positions only).",
+			 (unsigned long long)sum[0], (unsigned long long)sum[1], (unsigned long long)sum[2]);
 	for (i = 0; i < t->nifaces; i++)
 		detach(t->ifaces[i].ifindex, t->ifaces[i].name, t->ifaces[i].created, 0, 0);
 	if (t->nifaces)
