@@ -26,7 +26,7 @@ HARDEN_LD = -pie -Wl,-z,relro,-z,now
 # command line, offline mode, doctor's lines and the probe.
 ENGINE = packet flow reasm tls split ladder learn hold hostlist engine
 STATS = stats file-posix
-CORE = $(ENGINE) $(STATS) daemon config log pcapio doctor learned
+CORE = $(ENGINE) $(STATS) daemon config log pcapio doctor learned learner
 # `hellosplit probe`. Static glibc has no name resolver (see STATIC_LD): the
 # static builds take probe-resolve-static (addresses only, --ip). A Windows
 # build takes probe-windows (link -lws2_32) instead of both probe-posix files.
