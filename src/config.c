@@ -72,7 +72,7 @@ static const struct option_def options[] = {
 	 "never split flows whose hostname is in FILE or below a domain in it", NULL},
 	/* learning */
 	{"learn", 0, OPT_SWITCH, PLATFORM_ALL, FIELD(learn), 0, 1, NULL, NULL,
-	 "learn per site which rung of the ladder gets through (default on; --no-learn: always --split-at)", NULL},
+	 "learn per site which rung of the ladder gets through (default on; off: always --split-at)", NULL},
 	{"state", 0, OPT_STRING, PLATFORM_ALL, FIELD(state_path), 0, 0, NULL, "FILE",
 	 "the file of what was learned (default /var/lib/hellosplit/learned)", NULL},
 	{"pin", 0, OPT_STRING, PLATFORM_ALL, FIELD(pins), 0, 0, check_pins, "LIST",
@@ -345,7 +345,7 @@ static int check_ifidx_list(struct config *c, const char *v, char *err, size_t e
 static int check_pins(struct config *c, const char *v, char *err, size_t errlen)
 {
 	(void)c;
-	return learner_parse_pins(v, NULL, err, errlen);
+	return learn_parse_pins(v, NULL, err, errlen);
 }
 
 static int check_user(struct config *c, const char *v, char *err, size_t errlen)

@@ -36,11 +36,6 @@ struct learner {
 	size_t text_len, text_cap;
 };
 
-/* Checks a --pin value: "DOMAIN=SPLIT-AT" entries separated by ';' or
- * spaces ("example.com=1,midsld; other.org=midsld"). 0, or -1 with why in
- * err. With l, each entry is also pinned there. */
-int learner_parse_pins(const char *text, struct learn *l, char *err, size_t errlen);
-
 /* Builds the ladder from --split-at, the memory, the pins, and reads the
  * state file (a missing file: a fresh start; a damaged one: one warning, the
  * good lines kept). save writes the state text; NULL: straight to the file.

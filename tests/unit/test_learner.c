@@ -222,15 +222,15 @@ static void learn_pins_observe(const char *path)
 	CHECK_EQ(lr.learn.nlearned, 0);
 	learner_free(&lr);
 	/* the --pin syntax */
-	CHECK_EQ(learner_parse_pins("a.example=5;b.example=1,midsld c.example=sniend-1", NULL, err, sizeof(err)), 0);
-	CHECK_EQ(learner_parse_pins("example.com", NULL, err, sizeof(err)), -1);
+	CHECK_EQ(learn_parse_pins("a.example=5;b.example=1,midsld c.example=sniend-1", NULL, err, sizeof(err)), 0);
+	CHECK_EQ(learn_parse_pins("example.com", NULL, err, sizeof(err)), -1);
 	CHECK(strstr(err, "DOMAIN=SPLIT-AT") != NULL);
-	CHECK_EQ(learner_parse_pins("=5", NULL, err, sizeof(err)), -1);
-	CHECK_EQ(learner_parse_pins("bad..name=5", NULL, err, sizeof(err)), -1);
+	CHECK_EQ(learn_parse_pins("=5", NULL, err, sizeof(err)), -1);
+	CHECK_EQ(learn_parse_pins("bad..name=5", NULL, err, sizeof(err)), -1);
 	CHECK(strstr(err, "no domain name") != NULL);
-	CHECK_EQ(learner_parse_pins("x.example=zz", NULL, err, sizeof(err)), -1);
+	CHECK_EQ(learn_parse_pins("x.example=zz", NULL, err, sizeof(err)), -1);
 	CHECK(strstr(err, "x.example=zz") != NULL);
-	CHECK_EQ(learner_parse_pins(" ; ", NULL, err, sizeof(err)), -1);
+	CHECK_EQ(learn_parse_pins(" ; ", NULL, err, sizeof(err)), -1);
 }
 
 void test_learner(void)
