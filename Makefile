@@ -55,7 +55,7 @@ OUT = build
 LDSTATIC =
 endif
 
-.PHONY: all run check unit unit-asan clean deps test-deps offline e2e bench-offline bench-daemon bench-flood bench-hostlist install uninstall docs
+.PHONY: all run check unit unit-asan clean deps test-deps offline e2e bench-offline bench-daemon bench-learn bench-flood bench-hostlist install uninstall docs
 
 # `make` builds this machine's binary; PLATFORM=windows, android or
 # freebsd-sim build only theirs (below).
@@ -86,6 +86,10 @@ bench-offline: all build/bench/gencap build/bench/engine_bench
 
 bench-daemon: test-deps all build/bench/hsclient
 	bench/daemon.sh
+
+# What learning costs per connection: handshakes/s against --no-learn.
+bench-learn: test-deps all build/bench/hsclient
+	bench/learn.sh
 
 # Hash flooding: tuples crafted to collide in the flow table vs random ones.
 bench-flood: build/bench/flood_bench

@@ -87,7 +87,16 @@ for model in first-packet record-start any-packet any-packet-drop; do
     for n in "${A[@]}"; do
         expect_ok "$model: allowed $n loads" fetch_curl "$n" 4
     done
+    grep -q "sni=${A[0]} split at 5 (window [0-9]*), rung 0 (5): nothing learned" "$HS_LOG" &&
+        ! grep -q "sni=${A[0]} split at .*rung [1-9]" "$HS_LOG" &&
+        e2e_pass "$model: the allowed name stays at rung 0" ||
+        e2e_fail "$model: the allowed name stays at rung 0" "$(grep "sni=${A[0]}" "$HS_LOG" | tail -2)"
     if [[ $model == any-packet ]]; then
+        kill -USR1 "$HS_PID"
+        sleep 0.5
+        grep -q "learn_moves *1" "$HS_LOG" && grep -q "learned_sites *1" "$HS_LOG" &&
+            e2e_pass "$model: SIGUSR1 prints the learn counters" ||
+            e2e_fail "$model: SIGUSR1 prints the learn counters" "$(grep learn "$HS_LOG" | tail -5)"
         expect_ok "$model, learned: chromium $B v4 loads at once" fetch_chromium "$B" 4
         grep -q "sni=$B split at .*rung 1 (midsld): learned for its site" "$HS_LOG" &&
             e2e_pass "$model: -v shows the learned rung of each flow" ||
@@ -103,6 +112,8 @@ for model in first-packet record-start any-packet any-packet-drop; do
     fi
     hs_stop INT
     expect_eq "$model: exit status after SIGINT" 0 "$HS_RC"
+    (($(hs_stat learn_successes) >= 8)) && e2e_pass "$model: successes observed ($(hs_stat learn_successes))" ||
+        e2e_fail "$model: successes observed ($(hs_stat learn_successes), want >= 8)"
     if [[ $max == 1 ]]; then
         expect_eq "$model: the site keeps rung 0 (no entry)" "-" "$(learned site blocked.example)"
     else
