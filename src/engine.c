@@ -42,7 +42,7 @@ struct view {
 struct observed {
 	uint8_t name[ENGINE_NAME_MAX];
 	uint8_t len;
-	int8_t rung;
+	uint8_t rung;                        /* 0..127: a chooser rung, never -1 here */
 	uint16_t next_free;                  /* free list, index + 1 */
 };
 
@@ -177,7 +177,7 @@ static void observe_start(struct engine *e, struct flow *f, const uint8_t *name,
 	e->observed_free = o->next_free;
 	memcpy(o->name, name, len);
 	o->len = (uint8_t)len;
-	o->rung = (int8_t)rung;
+	o->rung = (uint8_t)rung;
 	f->retransmits = 0;
 }
 
