@@ -122,7 +122,8 @@
 #                                       own; exit status in HS_RC; 1 on timeout
 #   pid_alive PID                       0 while PID runs (a zombie counts as gone)
 #   hs_run NS ARGS...                   run hellosplit in the foreground (15 s max);
-#                                       exit status in HS_RC, output in file $HS_OUT
+#                                       exit status in HS_RC, output in file $HS_OUT;
+#                                       daemon options get --no-learn unless HS_LEARN=1
 #   hs_stat KEY [FILE]                  print counter KEY of a stats JSON file
 #   hs_rules_present NS                 0 when chain HELLOSPLIT exists (v4 or v6)
 # Firewall snapshots (for "left exactly as found")
@@ -1203,7 +1204,11 @@ hs_run() {
     _e2e_tmp
     HS_N=$((HS_N + 1))
     HS_OUT="$E2E_TMP/hellosplit-run-$HS_N.out"
-    _e2e_fg ip netns exec "$ns" timeout -k 2 15 "$HS_BIN" "$@" >"$HS_OUT" 2>&1 && HS_RC=0 || HS_RC=$?
+    # daemon options (not a subcommand) get --no-learn as hs_start's do, so
+    # that --print-rules prints what hs_start installs
+    local learn=()
+    [[ ${1:-} == --* && ${HS_LEARN:-0} != 1 ]] && learn=(--no-learn)
+    _e2e_fg ip netns exec "$ns" timeout -k 2 15 "$HS_BIN" "$@" "${learn[@]}" >"$HS_OUT" 2>&1 && HS_RC=0 || HS_RC=$?
     return 0
 }
 

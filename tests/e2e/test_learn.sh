@@ -65,6 +65,38 @@ attempts_until_ok() { # MAX FETCH ARGS...
 topo_desktop_up
 srv_nginx_start "$B" "$S" "${A[@]}"
 
+section "the rules of learning"
+T=$(e2e_tmpdir)
+fw_rules "$E2E_NS_CLI" >"$T/before.rules"
+hs_run "$E2E_NS_CLI" --print-rules --rules nftables
+if grep -q 'chain learn_in' "$HS_OUT" && grep -q 'ct direction reply ct reply packets 2-4 queue num 200 bypass$' "$HS_OUT" &&
+    sed -E 's/queue num 200 bypass$/counter/' "$HS_OUT" | nsx "$E2E_NS_CLI" nft -c -f - >"$T/nft-c.out" 2>&1; then
+    e2e_pass "--print-rules --rules nftables: learn_in is valid nft (queue swapped for counter)"
+else
+    e2e_fail "--print-rules --rules nftables: learn_in is valid nft" "$(cat "$HS_OUT" "$T/nft-c.out")"
+fi
+hs_run "$E2E_NS_CLI" --print-rules
+cp "$HS_OUT" "$T/print.sh"
+while IFS= read -r line; do
+    nsx "$E2E_NS_CLI" bash -c "$line" || e2e_fail "--print-rules: this command fails: $line"
+done <"$T/print.sh"
+fw_rules "$E2E_NS_CLI" >"$T/printed.rules"
+nsx "$E2E_NS_CLI" "$HS_BIN" --rules-remove >/dev/null 2>&1
+hs_start "$E2E_NS_CLI" || e2e_die "hellosplit did not start"
+fw_rules "$E2E_NS_CLI" >"$T/daemon.rules"
+cmp -s "$T/printed.rules" "$T/daemon.rules" &&
+    e2e_pass "--print-rules: the printed commands install exactly the daemon's rules, learning included" ||
+    e2e_fail "--print-rules: the printed commands install exactly the daemon's rules" \
+        "$(diff -u "$T/printed.rules" "$T/daemon.rules" | head -20)"
+expect_eq "rules: INPUT and FORWARD jump to HELLOSPLIT-IN, v4 and v6" 4 \
+    "$(grep -cE 'mangle -A (INPUT|FORWARD) -p tcp -m multiport --sports 443 -m conntrack --ctdir REPLY .*-j HELLOSPLIT-IN' "$T/daemon.rules")"
+expect_eq "rules: only resets, FINs and payload of reply packets 2-4 are queued, v4 and v6" 8 \
+    "$(grep -cE 'mangle -A HELLOSPLIT-IN .*--connbytes 2:4 .*-j NFQUEUE --queue-num 200 --queue-bypass' "$T/daemon.rules")"
+hs_stop INT
+fw_rules "$E2E_NS_CLI" >"$T/after.rules"
+cmp -s "$T/before.rules" "$T/after.rules" && e2e_pass "rules: the firewall is left exactly as found" ||
+    e2e_fail "rules: the firewall is left exactly as found" "$(diff -u "$T/before.rules" "$T/after.rules" | head)"
+
 for model in first-packet record-start any-packet any-packet-drop; do
     section "$model: learned with default flags"
     rm -f "$STATE"
