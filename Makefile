@@ -26,7 +26,7 @@ HARDEN_LD = -pie -Wl,-z,relro,-z,now
 # command line, offline mode, doctor's lines and the probe.
 ENGINE = packet flow reasm tls split ladder learn hold hostlist engine
 STATS = stats file-posix
-CORE = $(ENGINE) $(STATS) daemon config log pcapio doctor learned tc-plan
+CORE = $(ENGINE) $(STATS) daemon config log pcapio doctor learned learner tc-plan
 # `hellosplit probe`. Static glibc has no name resolver (see STATIC_LD): the
 # static builds take probe-resolve-static (addresses only, --ip). A Windows
 # build takes probe-windows (link -lws2_32) instead of both probe-posix files.
@@ -60,7 +60,7 @@ OUT = build
 LDSTATIC =
 endif
 
-.PHONY: all run check unit unit-asan clean deps test-deps offline e2e bench-offline bench-daemon bench-flood bench-hostlist install uninstall docs
+.PHONY: all run check unit unit-asan clean deps test-deps offline e2e bench-offline bench-daemon bench-learn bench-flood bench-hostlist install uninstall docs
 
 # `make` builds this machine's binary; PLATFORM=windows, android or
 # freebsd-sim build only theirs (below).
@@ -109,6 +109,10 @@ bench-offline: all build/bench/gencap build/bench/engine_bench
 
 bench-daemon: test-deps all build/bench/hsclient
 	bench/daemon.sh
+
+# What learning costs per connection: handshakes/s against --no-learn.
+bench-learn: test-deps all build/bench/hsclient
+	bench/learn.sh
 
 # Hash flooding: tuples crafted to collide in the flow table vs random ones.
 bench-flood: build/bench/flood_bench

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "file.h"
+#include "learner.h"
 
 enum option_type {
 	OPT_SWITCH,     /* --x sets 1, --no-x sets 0 (int) */
@@ -42,6 +43,7 @@ static int check_iface_list(struct config *c, const char *v, char *err, size_t e
 static int check_ifidx_list(struct config *c, const char *v, char *err, size_t errlen);
 static int check_user(struct config *c, const char *v, char *err, size_t errlen);
 static int check_name(struct config *c, const char *v, char *err, size_t errlen);
+static int check_pins(struct config *c, const char *v, char *err, size_t errlen);
 
 static const char *const split_modes[] = {"tls-hello", "immediate", NULL};       /* enum split_mode */
 static const char *const tls_completes[] = {"record", "handshake", NULL};        /* enum tls_complete */
@@ -69,6 +71,13 @@ static const struct option_def options[] = {
 	 "split only flows whose hostname is in FILE or below a domain in it", NULL},
 	{"hostlist-exclude", 0, OPT_STRING, PLATFORM_ALL, FIELD(hostlist_exclude), 0, 0, NULL, "FILE",
 	 "never split flows whose hostname is in FILE or below a domain in it", NULL},
+	/* learning */
+	{"learn", 0, OPT_SWITCH, PLATFORM_ALL, FIELD(learn), 0, 1, NULL, NULL,
+	 "learn per site which rung of the ladder gets through (default on; off: always --split-at)", NULL},
+	{"state", 0, OPT_STRING, PLATFORM_ALL, FIELD(state_path), 0, 0, NULL, "FILE",
+	 "the file of what was learned (default /var/lib/hellosplit/learned)", NULL},
+	{"pin", 0, OPT_STRING, PLATFORM_ALL, FIELD(pins), 0, 0, check_pins, "LIST",
+	 "DOMAIN=SPLIT-AT entries separated by ';': these sites always get these cuts, never learned", NULL},
 	/* limits */
 	{"collect-timeout", 0, OPT_U32, PLATFORM_ALL, FIELD(engine.collect_timeout_ms), 1, 60000, NULL, "MS",
 	 "pass a hello unsplit when it is not complete after MS milliseconds (default 250)", NULL},
@@ -156,6 +165,7 @@ void config_defaults(struct config *c)
 	c->fwmark = 0x40000000u;
 	c->done_mark = 0x20000000u;
 	c->rules = RULES_IPTABLES;
+	c->learn = 1;
 	c->exclude_loopback = 1;
 	c->queue_len = 4096;
 	c->queue_time_ms = 2000;
@@ -334,6 +344,12 @@ static int check_ifidx_list(struct config *c, const char *v, char *err, size_t e
 	}
 	snprintf(err, errlen, "'%s' is not a list of IfIdx or IfIdx.SubIfIdx numbers (see --print-interfaces)", v);
 	return -1;
+}
+
+static int check_pins(struct config *c, const char *v, char *err, size_t errlen)
+{
+	(void)c;
+	return learn_parse_pins(v, NULL, err, errlen);
 }
 
 static int check_user(struct config *c, const char *v, char *err, size_t errlen)

@@ -37,6 +37,10 @@ struct config {
 	int verbose;
 	int split_at_given, split_chunk_given;
 	const char *hostlist, *hostlist_exclude;
+	/* learning (learner.c) */
+	int learn;
+	const char *state_path;           /* NULL: learned_default_path() */
+	const char *pins;                 /* --pin: "DOMAIN=SPLIT-AT;..." */
 	/* Linux */
 	uint32_t queue_num;
 	int queue_bypass;

@@ -14,6 +14,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -22,6 +23,7 @@
 #include "daemon.h"
 #include "engine.h"
 #include "file.h"
+#include "learned.h"
 #include "log.h"
 #include "nfqueue.h"
 #include "rules.h"
@@ -160,7 +162,7 @@ struct packet_path {
 	pid_t parent;
 	uid_t uid;
 	gid_t gid;
-	int ready_fd, stats_fd, signal_fd;
+	int ready_fd, stats_fd, signal_fd, learn_fd;
 	int queue_open;
 };
 
@@ -192,6 +194,35 @@ static void send_stats(void *ctx, const struct stats *s, double uptime)
 	fclose(f);
 	if (n > 0 && write(p->stats_fd, line, (size_t)n) < 0)
 		log_error("passing stats to the parent failed: %s.", strerror(errno));
+}
+
+/* The learned state goes to the parent, which writes the file as root: a
+ * 4-byte length (host order), then the text. */
+static int send_learned(void *ctx, const char *text, size_t len)
+{
+	struct packet_path *p = ctx;
+	uint32_t n = (uint32_t)len;
+	size_t done = 0;
+
+	if (p->learn_fd < 0 || len > LEARNED_FILE_MAX)
+		return -EINVAL;
+	if (write(p->learn_fd, &n, sizeof(n)) != (ssize_t)sizeof(n))
+		goto fail;
+	while (done < len) {
+		ssize_t w = write(p->learn_fd, text + done, len - done);
+
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			goto fail;
+		done += (size_t)w;
+	}
+	return 0;
+fail:
+	log_error("passing the learned state to the parent failed: %s; it is not saved.", strerror(errno));
+	close(p->learn_fd);
+	p->learn_fd = -1;
+	return -EPIPE;
 }
 
 #define PACKET_NICE (-10)
@@ -336,10 +367,11 @@ static void packet_path_close(void *ctx)
 	p->ready_fd = -1;
 }
 
-static int packet_path(const struct config *cfg, pid_t parent, uid_t uid, gid_t gid, int ready_fd, int stats_fd)
+static int packet_path(const struct config *cfg, pid_t parent, uid_t uid, gid_t gid, int ready_fd, int stats_fd,
+		       int learn_fd)
 {
 	struct packet_path p = {.cfg = cfg, .parent = parent, .uid = uid, .gid = gid, .ready_fd = ready_fd,
-				.stats_fd = stats_fd};
+				.stats_fd = stats_fd, .learn_fd = learn_fd};
 	const struct daemon_adapter adapter = {
 		.ctx = &p,
 		.emit = nfqueue_emit,
@@ -352,6 +384,8 @@ static int packet_path(const struct config *cfg, pid_t parent, uid_t uid, gid_t 
 		.report_errors = packet_path_report_errors,
 		.save_stats = send_stats,
 		.close = packet_path_close,
+		.observes_replies = 1,       /* the rules queue the first answers of each flow */
+		.save_learned = send_learned,
 	};
 	const struct daemon_clock clock = {now_ms, NULL};
 
@@ -389,6 +423,56 @@ static ssize_t read_stats(const struct config *cfg, char *buf, size_t *len, int 
 	return n;
 }
 
+/* The learned state the packet process sends: each complete message
+ * replaces the --state file. */
+struct learned_rx {
+	const char *path;
+	char *buf;
+	uint32_t want;            /* text bytes of the message being read */
+	size_t got;               /* bytes of it (length included) so far */
+	uint8_t len[4];
+	int failed;               /* said once */
+};
+
+/* Reads what is there; returns the bytes read (0 at the end, -1 on error). */
+static ssize_t read_learned(struct learned_rx *rx, int fd)
+{
+	ssize_t n;
+
+	if (rx->got < sizeof(rx->len)) {
+		n = read(fd, rx->len + rx->got, sizeof(rx->len) - rx->got);
+		if (n <= 0)
+			return n;
+		rx->got += (size_t)n;
+		if (rx->got < sizeof(rx->len))
+			return n;
+		memcpy(&rx->want, rx->len, sizeof(rx->want));
+		if (rx->want > LEARNED_FILE_MAX)
+			return -1;
+		free(rx->buf);
+		rx->buf = malloc(rx->want ? rx->want : 1);
+		if (!rx->buf)
+			return -1;
+		if (rx->want)
+			return n;
+	} else {
+		n = read(fd, rx->buf + (rx->got - sizeof(rx->len)), rx->want - (rx->got - sizeof(rx->len)));
+		if (n <= 0)
+			return n;
+		rx->got += (size_t)n;
+	}
+	if (rx->got == sizeof(rx->len) + rx->want) {
+		int err = file_replace_private(rx->path, rx->buf, rx->want);
+
+		if (err && !rx->failed)
+			log_error("cannot write the learned state %s: %s. Give a writable file with --state FILE; "
+				  "learning goes on in memory.", rx->path, strerror(-err));
+		rx->failed = err != 0;
+		rx->got = 0;
+	}
+	return n;
+}
+
 /* Exit code of the packet process; -1 when it is still running (no_hang). */
 static int wait_child(pid_t pid, int no_hang)
 {
@@ -409,11 +493,14 @@ static int wait_child(pid_t pid, int no_hang)
 
 /* Stops the packet process without losing a packet: the rules go first, so
  * nothing more is queued; then it answers what is queued and unbinds. */
-static int stop_child(const struct config *cfg, pid_t pid)
+static int stop_child(const struct config *cfg, pid_t pid, struct learned_rx *rx, int learn_fd)
 {
 	if (rules_remove(0) == 0 && cfg->rules != RULES_NONE)
 		log_info("rules removed.");
 	kill(pid, SIGTERM);
+	/* its last save comes as it stops: read it, or a large one would block it */
+	while (learn_fd >= 0 && read_learned(rx, learn_fd) > 0)
+		;
 	return wait_child(pid, 0);
 }
 
@@ -447,7 +534,8 @@ static int run_tc(const struct config *cfg, uid_t uid, gid_t gid)
 
 int daemon_run(const struct config *cfg)
 {
-	int ready[2], stats[2], sfd, stats_fd, stop_fd, rc = 1, rules_in = 1;
+	int ready[2], stats[2], learn[2], sfd, stats_fd, stop_fd, learn_fd, rc = 1, rules_in = 1;
+	struct learned_rx rx = {.path = cfg->state_path ? cfg->state_path : learned_default_path()};
 	char byte, buf[STATS_LINE_MAX];
 	size_t buffered = 0;
 	sigset_t set;
@@ -483,10 +571,13 @@ int daemon_run(const struct config *cfg)
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, NULL);
 	sfd = signalfd(-1, &set, SFD_CLOEXEC);
-	if (sfd < 0 || pipe2(ready, O_CLOEXEC) || pipe2(stats, O_CLOEXEC)) {
+	if (sfd < 0 || pipe2(ready, O_CLOEXEC) || pipe2(stats, O_CLOEXEC) || pipe2(learn, O_CLOEXEC)) {
 		log_error("cannot set up signals and pipes: %s.", strerror(errno));
 		return 1;
 	}
+	/* systemd's StateDirectory= makes it; by hand, the default one is made here */
+	if (cfg->learn && !cfg->state_path && mkdir("/var/lib/hellosplit", 0755) && errno != EEXIST)
+		log_info("cannot create /var/lib/hellosplit (%s): what is learned is not kept.", strerror(errno));
 	fflush(NULL);
 	pid = fork();
 	if (pid < 0) {
@@ -496,11 +587,14 @@ int daemon_run(const struct config *cfg)
 	if (pid == 0) {
 		close(ready[0]);
 		close(stats[0]);
+		close(learn[0]);
 		close(sfd);
-		_exit(packet_path(cfg, getppid(), uid, gid, ready[1], stats[1]));
+		_exit(packet_path(cfg, getppid(), uid, gid, ready[1], stats[1], learn[1]));
 	}
 	close(ready[1]);
 	close(stats[1]);
+	close(learn[1]);
+	learn_fd = learn[0];
 	stats_fd = stats[0];
 	stop_fd = ready[0];     /* after "R": a stop the packet process asks for */
 	/* The queue is bound before any rule sends packets to it. */
@@ -517,16 +611,21 @@ int daemon_run(const struct config *cfg)
 		 cfg->rules == RULES_NONE ? "are yours to install (--rules none)" : "installed",
 		 cfg->rules == RULES_NONE ? "" : " and removes them");
 	for (;;) {
-		struct pollfd pfd[3] = {{sfd, POLLIN, 0}, {stats_fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
+		struct pollfd pfd[4] = {{sfd, POLLIN, 0}, {stats_fd, POLLIN, 0}, {stop_fd, POLLIN, 0},
+					{learn_fd, POLLIN, 0}};
 		struct signalfd_siginfo si;
 
-		if (poll(pfd, 3, -1) < 0 && errno != EINTR)
+		if (poll(pfd, 4, -1) < 0 && errno != EINTR)
 			break;
+		if ((pfd[3].revents & (POLLIN | POLLHUP)) && read_learned(&rx, learn_fd) <= 0) {
+			close(learn_fd);
+			learn_fd = -1;
+		}
 		if ((pfd[1].revents & (POLLIN | POLLHUP)) && read_stats(cfg, buf, &buffered, stats_fd) <= 0)
 			stats_fd = -1;      /* the child closed its end: stop polling it */
 		if (pfd[2].revents & (POLLIN | POLLHUP)) {
 			if (read(stop_fd, &byte, 1) == 1) {
-				rc = stop_child(cfg, pid);
+				rc = stop_child(cfg, pid, &rx, learn_fd);
 				rules_in = 0;
 				break;
 			}
@@ -537,7 +636,7 @@ int daemon_run(const struct config *cfg)
 		if (si.ssi_signo == SIGUSR1 || si.ssi_signo == SIGHUP) {
 			kill(pid, (int)si.ssi_signo);
 		} else if (si.ssi_signo == SIGINT || si.ssi_signo == SIGTERM) {
-			rc = stop_child(cfg, pid);
+			rc = stop_child(cfg, pid, &rx, learn_fd);
 			rules_in = 0;
 			break;
 		} else if (si.ssi_signo == SIGCHLD) {
@@ -552,6 +651,11 @@ int daemon_run(const struct config *cfg)
 	}
 	while (stats_fd >= 0 && read_stats(cfg, buf, &buffered, stats_fd) > 0)
 		;
+	while (learn_fd >= 0 && read_learned(&rx, learn_fd) > 0)
+		;
+	if (learn_fd >= 0)
+		close(learn_fd);
+	free(rx.buf);
 	if (rules_in && rules_remove(0) == 0 && cfg->rules != RULES_NONE)
 		log_info("rules removed.");
 	return rc;

@@ -5,8 +5,10 @@
 #include "daemon.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "hostlist.h"
+#include "learner.h"
 #include "log.h"
 
 /* How long the adapter may wait: until the engine's next collect timeout,
@@ -65,6 +67,21 @@ static uint64_t now_ms(const struct daemon_clock *clock)
 	return clock->now_ms(clock->ctx);
 }
 
+/* What is learned is kept in Unix seconds: it means the same after a restart. */
+static uint64_t wall_s(void)
+{
+	return (uint64_t)time(NULL);
+}
+
+/* The learner, when learning is on and the adapter sees the answers. */
+static void learner_step(struct learner *lr, struct engine *e, uint64_t now, int force)
+{
+	if (!lr)
+		return;
+	lr->now_s = wall_s();
+	engine_set_learned_sites(e, learner_tick(lr, now, force));
+}
+
 static double seconds_since(const struct daemon_clock *clock, uint64_t start)
 {
 	return (double)(now_ms(clock) - start) / 1000;
@@ -72,7 +89,7 @@ static double seconds_since(const struct daemon_clock *clock, uint64_t start)
 
 /* Runs the adapter until a stop; returns the exit code. */
 static int run(const struct config *cfg, const struct daemon_adapter *a, const struct daemon_clock *clock,
-	       struct engine *e, struct hostlists *lists, uint64_t start, int *quiet)
+	       struct engine *e, struct hostlists *lists, struct learner *lr, uint64_t start, int *quiet)
 {
 	uint64_t interval = cfg->stats_interval_s * 1000ull;
 	uint64_t next_stats = interval ? start + interval : UINT64_MAX;
@@ -84,6 +101,7 @@ static int run(const struct config *cfg, const struct daemon_adapter *a, const s
 		if (events < 0)
 			return 1;
 		now = now_ms(clock);
+		learner_step(lr, e, now, 0);
 		if (events & DAEMON_PACKETS) {
 			if ((r = a->receive(a->ctx, now)) != 0)
 				return r < 0 ? 1 : 0;
@@ -111,6 +129,7 @@ int daemon_loop(const struct config *cfg, const struct daemon_adapter *a, const 
 {
 	uint64_t start = now_ms(clock);
 	struct hostlists lists;
+	struct learner learner, *lr = NULL;
 	struct engine *e;
 	int rc, quiet = 0;
 
@@ -125,12 +144,28 @@ int daemon_loop(const struct config *cfg, const struct daemon_adapter *a, const 
 	}
 	engine_set_logger(e, log_flow_event, NULL);
 	engine_use_hostlists(e, &lists);
+	if (cfg->learn && !a->observes_replies) {
+		log_info("learning is off here: this platform's packet path does not see the servers' answers yet; "
+			 "every flow is cut at --split-at.");
+	} else if (cfg->learn) {
+		/* the state file is read here, before the adapter drops privileges */
+		if (learner_init(&learner, cfg, wall_s(), a->save_learned, a->ctx) ||
+		    engine_set_learner(e, learner_choose, learner_outcome, &learner)) {
+			log_error("learning could not start (above); run with --no-learn to split at --split-at only.");
+			learner_free(&learner);
+			engine_destroy(e);
+			hostlists_free(&lists);
+			return 1;
+		}
+		lr = &learner;
+		engine_set_learned_sites(e, lr->learn.nlearned);
+	}
 	rc = a->start(a->ctx, e);
 	if (rc != 0) {
 		rc = rc < 0 ? 1 : 0;
 		goto out;
 	}
-	rc = run(cfg, a, clock, e, &lists, start, &quiet);
+	rc = run(cfg, a, clock, e, &lists, lr, start, &quiet);
 	if (a->stop_receiving)
 		a->stop_receiving(a->ctx);
 	engine_release_all(e);      /* held packets leave before the packet source closes */
@@ -138,12 +173,15 @@ int daemon_loop(const struct config *cfg, const struct daemon_adapter *a, const 
 		a->flush(a->ctx);
 	if (a->report_errors)
 		a->report_errors(a->ctx);
+	learner_step(lr, e, now_ms(clock), 1);   /* what changed since the last save */
 	/* A start the Linux parent gave up on ends with its one-line reason, not counters. */
 	report(cfg, a, e, seconds_since(clock, start), !quiet);
 out:
 	if (a->close)
 		a->close(a->ctx);
 	engine_destroy(e);
+	if (lr)
+		learner_free(lr);
 	hostlists_free(&lists);
 	return rc;
 }

@@ -10,6 +10,7 @@
 #ifndef HELLOSPLIT_DAEMON_H
 #define HELLOSPLIT_DAEMON_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #include "config.h"
@@ -58,6 +59,12 @@ struct daemon_adapter {
 	void (*save_stats)(void *ctx, const struct stats *stats, double uptime_s);
 	/* Closes what start opened, also after a failed start (may be NULL). */
 	void (*close)(void *ctx);
+	/* 1 when receive hands the engine the servers' answers (engine_reply):
+	 * learning needs them; 0: the daemon runs with learning off, said once. */
+	int observes_replies;
+	/* Where the learned state text goes (may be NULL: the loop writes the
+	 * --state file itself). 0 or -errno, said by the callee. */
+	int (*save_learned)(void *ctx, const char *text, size_t len);
 	/* The counters to report when the packets are counted elsewhere (the tc
 	 * engine's maps); may be NULL: the engine's. */
 	const struct stats *(*stats)(void *ctx);

@@ -4,6 +4,7 @@
  * went out unchanged, in order (fail-open). */
 #include "engine.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -37,6 +38,14 @@ struct view {
 	uint32_t largest;        /* its flow's flow.largest */
 };
 
+/* A split flow awaiting its outcome: the name its cuts were chosen for. */
+struct observed {
+	uint8_t name[ENGINE_NAME_MAX];
+	uint8_t len;
+	uint8_t rung;                        /* 0..127: a chooser rung, never -1 here */
+	uint16_t next_free;                  /* free list, index + 1 */
+};
+
 struct engine {
 	struct engine_config cfg;
 	engine_emit_fn emit;
@@ -46,6 +55,11 @@ struct engine {
 	engine_log_fn log;
 	void *log_ctx;
 	const struct hostlist *include, *exclude;
+	engine_choose_fn choose;
+	engine_outcome_fn outcome;
+	void *learn_ctx;
+	struct observed *observed;           /* ENGINE_OBSERVED_MAX, when learning */
+	uint16_t observed_free;              /* free list head, index + 1 */
 	struct flow_table table;
 	struct hold_pool pool;
 	struct stats stats;
@@ -122,9 +136,92 @@ void engine_destroy(struct engine *e)
 			hold_release(&e->pool, &e->table.flows[i]);
 	hold_pool_free(&e->pool);
 	flow_table_free(&e->table);
+	free(e->observed);
 	free(e->views);
 	free(e->window);
 	free(e);
+}
+
+int engine_set_learner(struct engine *e, engine_choose_fn choose, engine_outcome_fn outcome, void *ctx)
+{
+	uint16_t i;
+
+	if (!e->observed) {
+		e->observed = calloc(ENGINE_OBSERVED_MAX, sizeof(*e->observed));
+		if (!e->observed)
+			return -ENOMEM;
+		for (i = 0; i < ENGINE_OBSERVED_MAX; i++)
+			e->observed[i].next_free = i + 1 < ENGINE_OBSERVED_MAX ? (uint16_t)(i + 2) : 0;
+		e->observed_free = 1;
+	}
+	e->choose = choose;
+	e->outcome = outcome;
+	e->learn_ctx = ctx;
+	return 0;
+}
+
+/* ---- observed flows: a slot per split flow until its outcome */
+
+static void observe_start(struct engine *e, struct flow *f, const uint8_t *name, uint32_t len, int rung)
+{
+	struct observed *o;
+
+	if (!e->observed || rung < 0 || rung > 127 || len == 0 || len > ENGINE_NAME_MAX)
+		return;
+	if (!e->observed_free) {
+		e->stats.learn_unobserved++;
+		return;
+	}
+	f->observed = e->observed_free;
+	o = &e->observed[f->observed - 1];
+	e->observed_free = o->next_free;
+	memcpy(o->name, name, len);
+	o->len = (uint8_t)len;
+	o->rung = (uint8_t)rung;
+	f->retransmits = 0;
+}
+
+static void observe_end(struct engine *e, struct flow *f)
+{
+	if (!f->observed)
+		return;
+	e->observed[f->observed - 1].next_free = e->observed_free;
+	e->observed_free = f->observed;
+	f->observed = 0;
+}
+
+/* Reports the outcome of an observed flow, once. */
+static void observe_report(struct engine *e, struct flow *f, enum engine_outcome outcome)
+{
+	const struct observed *o = &e->observed[f->observed - 1];
+	struct engine_outcome_event ev;
+	enum engine_learned learned;
+
+	memset(&ev, 0, sizeof(ev));
+	ev.family = f->key.family;
+	ev.src = f->key.src;
+	ev.dst = f->key.dst;
+	ev.sport = f->key.sport;
+	ev.dport = f->key.dport;
+	ev.name = o->name;
+	ev.name_len = o->len;
+	ev.rung = o->rung;
+	ev.outcome = outcome;
+	if (outcome == ENGINE_OUTCOME_SUCCESS)
+		e->stats.learn_successes++;
+	else
+		e->stats.learn_failures++;
+	learned = e->outcome ? e->outcome(e->learn_ctx, &ev) : ENGINE_LEARN_IGNORED;
+	if (learned == ENGINE_LEARN_MOVED)
+		e->stats.learn_moves++;
+	else if (learned == ENGINE_LEARN_GAVE_UP)
+		e->stats.learn_gave_up++;
+	observe_end(e, f);
+}
+
+void engine_set_learned_sites(struct engine *e, uint32_t n)
+{
+	e->stats.learned_sites = n;
 }
 
 const struct stats *engine_stats(const struct engine *e)
@@ -147,13 +244,16 @@ static struct flow *flow_at(struct engine *e, uint32_t index_plus_one)
 	return index_plus_one ? &e->table.flows[index_plus_one - 1] : NULL;
 }
 
-static void log_flow(struct engine *e, const struct flow *f, const char *outcome, const struct tls_result *tls)
+static void log_flow_choice(struct engine *e, const struct flow *f, const char *outcome, const struct tls_result *tls,
+			    const struct engine_choice *choice)
 {
 	struct engine_flow_event ev;
 
 	if (!e->log)
 		return;
 	memset(&ev, 0, sizeof(ev));
+	ev.rung = choice ? choice->rung : -1;
+	ev.chosen_by = choice ? choice->why : NULL;
 	ev.family = f->key.family;
 	ev.src = f->key.src;
 	ev.dst = f->key.dst;
@@ -169,6 +269,11 @@ static void log_flow(struct engine *e, const struct flow *f, const char *outcome
 	ev.window_len = f->window_len;
 	ev.observe = e->cfg.observe;
 	e->log(e->log_ctx, &ev);
+}
+
+static void log_flow(struct engine *e, const struct flow *f, const char *outcome, const struct tls_result *tls)
+{
+	log_flow_choice(e, f, outcome, tls, NULL);
 }
 
 /* ---- collecting list: oldest first, so timeouts and evictions pop the head */
@@ -400,6 +505,7 @@ static void fail_open(struct engine *e, struct flow *f, enum failopen_reason why
 	for (i = 0; i < n; i++)
 		emit_original(e, &e->views[i]);
 	release_held(e, f);
+	observe_end(e, f);      /* what follows no longer tells how the cuts did */
 	f->state = FLOW_PASS_THROUGH;
 	switch (why) {
 	case FAILOPEN_NOT_TLS: e->stats.failopen_not_tls++; break;
@@ -511,7 +617,8 @@ static int host_wanted(const struct engine *e, const struct tls_result *tls)
 
 /* A complete hello the host lists leave alone: its packets go out as they
  * came, and the flow passes. */
-static void pass_unlisted(struct engine *e, struct flow *f, uint32_t n, const struct tls_result *tls)
+static void pass_unlisted(struct engine *e, struct flow *f, uint32_t n, const struct tls_result *tls,
+			  const struct engine_choice *choice)
 {
 	uint32_t i;
 
@@ -519,6 +626,11 @@ static void pass_unlisted(struct engine *e, struct flow *f, uint32_t n, const st
 		emit_original(e, &e->views[i]);
 	release_held(e, f);
 	f->state = FLOW_PASS_THROUGH;
+	if (choice) {
+		e->stats.pass_learned++;
+		log_flow_choice(e, f, "pass_learned", tls, choice);
+		return;
+	}
 	e->stats.pass_hostlist++;
 	log_flow(e, f, "pass_hostlist", tls);
 }
@@ -529,13 +641,14 @@ static void pass_unlisted(struct engine *e, struct flow *f, uint32_t n, const st
  * the flow fails open: every held packet leaves unchanged, the current one
  * passes. */
 static int split_window(struct engine *e, struct flow *f, uint32_t n, uint32_t contiguous,
-			const struct tls_result *tls)
+			const struct tls_result *tls, const struct engine_choice *choice)
 {
 	const struct view *current = &e->views[n - 1];
+	const struct split_spec *spec = choice ? choice->spec : &e->cfg.positions;
 	uint32_t i;
 	int segments;
 
-	f->ncuts = (uint8_t)split_plan(&e->cfg.positions, f->window_len, tls, tls ? e->window : NULL, f->cuts);
+	f->ncuts = (uint8_t)split_plan(spec, f->window_len, tls, tls ? e->window : NULL, f->cuts);
 	if (f->state == FLOW_COLLECTING)
 		collecting_unlink(e, f);
 	f->state = FLOW_SPLIT_READY;
@@ -552,7 +665,9 @@ static int split_window(struct engine *e, struct flow *f, uint32_t n, uint32_t c
 	}
 	e->stats.flows_split++;
 	e->stats.segments_emitted += (uint32_t)segments;
-	log_flow(e, f, "split", tls);
+	if (choice && tls)
+		observe_start(e, f, e->window + tls->sni_off, tls->sni_len, choice->rung);
+	log_flow_choice(e, f, "split", tls, choice);
 	release_held(e, f);
 	f->state = FLOW_INJECTED;
 	if (current->off > contiguous)
@@ -595,7 +710,7 @@ static int on_collecting(struct engine *e, struct flow *f, const struct packet *
 	if (e->cfg.mode == SPLIT_MODE_IMMEDIATE) {
 		f->window_len = p->payload_len;
 		f->hello_ack = p->ack;
-		return split_window(e, f, n, contiguous, NULL);
+		return split_window(e, f, n, contiguous, NULL, NULL);
 	}
 	st = tls_inspect(e->window, contiguous < e->cfg.max_buffer ? contiguous : e->cfg.max_buffer,
 			 e->cfg.complete, &tls);
@@ -608,10 +723,20 @@ static int on_collecting(struct engine *e, struct flow *f, const struct packet *
 		if (f->state == FLOW_NEW)
 			f->hello_ack = p->ack;
 		if (!host_wanted(e, &tls)) {
-			pass_unlisted(e, f, n - 1, &tls);   /* the current packet passes itself */
+			pass_unlisted(e, f, n - 1, &tls, NULL);   /* the current packet passes itself */
 			return ENGINE_PASS;
 		}
-		return split_window(e, f, n, contiguous, &tls);
+		if (e->choose && tls.sni_len) {
+			struct engine_choice choice = {&e->cfg.positions, -1, NULL};
+
+			e->choose(e->learn_ctx, e->window + tls.sni_off, tls.sni_len, &choice);
+			if (!choice.spec) {
+				pass_unlisted(e, f, n - 1, &tls, &choice);
+				return ENGINE_PASS;
+			}
+			return split_window(e, f, n, contiguous, &tls, &choice);
+		}
+		return split_window(e, f, n, contiguous, &tls, NULL);
 	}
 	if (tls.need > e->cfg.max_buffer || held_payload > e->cfg.max_buffer) {
 		fail_open(e, f, FAILOPEN_OVERFLOW);
@@ -653,15 +778,20 @@ static int on_injected(struct engine *e, struct flow *f, const struct packet *p,
 	uint16_t id = packet_ipv4_id(p);
 
 	if ((p->flags & TCP_ACK) && (int32_t)(p->ack - f->hello_ack) > 0) {
+		observe_end(e, f);      /* answered, but its answer was not seen: no report */
 		f->state = FLOW_PASS_THROUGH;
 		return ENGINE_PASS;
 	}
 	if (f->packets >= engine_packet_cap(&e->cfg)) {
+		observe_end(e, f);
 		f->state = FLOW_PASS_THROUGH;
 		return ENGINE_PASS;
 	}
 	if (off >= 0x80000000u || off >= f->window_len)
 		return ENGINE_PASS;
+	/* the hello again, still unanswered: a censor that drops it, at last */
+	if (f->observed && ++f->retransmits >= ENGINE_SILENT_RETRANSMITS)
+		observe_report(e, f, ENGINE_OUTCOME_SILENT);
 	v.pkt = *p;
 	v.meta = meta;
 	v.off = off;
@@ -699,6 +829,7 @@ static void flow_key_of(const struct packet *p, struct flow_key *k)
 static void forget_flow(struct engine *e, struct flow *f)
 {
 	release_held(e, f);
+	observe_end(e, f);
 	flow_remove(&e->table, f);
 }
 
@@ -790,6 +921,46 @@ int engine_packet(struct engine *e, const uint8_t *data, size_t len, const void 
 	if (e->cfg.observe)
 		verdict &= ~ENGINE_STOLEN;
 	return verdict;
+}
+
+/* A TLS handshake record header: what a server answers a ClientHello with
+ * (ServerHello, HelloRetryRequest); an alert, a block page or anything else
+ * is no answer. */
+static int is_handshake_record(const struct packet *p)
+{
+	const uint8_t *d = p->data + p->payload_off;
+
+	return p->payload_len >= 3 && d[0] == 0x16 && d[1] == 0x03;
+}
+
+int engine_reply(struct engine *e, const uint8_t *data, size_t len, uint64_t now)
+{
+	struct packet p;
+	struct flow_key key;
+	struct flow *f;
+
+	if (packet_parse(&p, data, len) != PACKET_TCP || !is_target_port(e, p.sport))
+		return ENGINE_PASS;
+	e->stats.replies_seen++;
+	memset(&key, 0, sizeof(key));
+	memcpy(key.src, packet_dst(&p), packet_addr_len(&p));
+	memcpy(key.dst, packet_src(&p), packet_addr_len(&p));
+	key.sport = p.dport;
+	key.dport = p.sport;
+	key.family = p.family;
+	f = flow_lookup(&e->table, &key, flow_hash(&e->table, &key));
+	(void)now;              /* an answer keeps no flow alive: the client's packets do */
+	if (!f)
+		return ENGINE_PASS;
+	if (!f->observed)
+		return f->state >= FLOW_PASS_THROUGH ? ENGINE_DONE : ENGINE_PASS;
+	if (p.flags & TCP_RST)
+		observe_report(e, f, ENGINE_OUTCOME_RESET);
+	else if (is_handshake_record(&p))
+		observe_report(e, f, ENGINE_OUTCOME_SUCCESS);
+	else if (p.flags & TCP_FIN)
+		observe_report(e, f, ENGINE_OUTCOME_FIN);
+	return ENGINE_PASS;
 }
 
 static void collect_garbage(struct engine *e, uint64_t now)

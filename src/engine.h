@@ -77,8 +77,57 @@ struct engine_flow_event {
 	const uint32_t *cuts;
 	uint32_t window_len;
 	int observe;                      /* --observe: nothing was changed */
+	int rung;                         /* the learner's rung of a split, -1: none */
+	const char *chosen_by;            /* the learner's reason for the cuts, NULL: --split-at */
 };
 typedef void (*engine_log_fn)(void *ctx, const struct engine_flow_event *ev);
+
+/* ---- learning (engine_set_learner): the cuts of each flow come from a
+ * chooser, by its hostname, and the outcome of each split flow is reported:
+ * a success is the first TLS handshake record from the server (seen by
+ * engine_reply); a failure a reset or a FIN from the server's side before
+ * it, or the hello retransmitted ENGINE_SILENT_RETRANSMITS times without
+ * one (a censor that drops). One report per flow at most. */
+#define ENGINE_SILENT_RETRANSMITS 3
+/* Longest hostname a flow remembers for its report (DNS: 253). */
+#define ENGINE_NAME_MAX 253
+/* Flows awaiting their outcome at once; beyond it a flow is split as chosen
+ * but not reported (counted in learn_unobserved). */
+#define ENGINE_OBSERVED_MAX 1024
+
+struct engine_choice {
+	const struct split_spec *spec;    /* NULL: pass this hello unsplit */
+	int rung;                         /* reported back with the outcome; -1: no report */
+	const char *why;                  /* for -v: where the cuts come from (static text) */
+};
+/* Pure (no I/O): called once per hello whose hostname is known. */
+typedef void (*engine_choose_fn)(void *ctx, const uint8_t *name, uint32_t len, struct engine_choice *c);
+
+enum engine_outcome {
+	ENGINE_OUTCOME_SUCCESS = 0,   /* a TLS handshake record came back */
+	ENGINE_OUTCOME_RESET,         /* a reset before any */
+	ENGINE_OUTCOME_FIN,           /* a FIN before any */
+	ENGINE_OUTCOME_SILENT,        /* the hello retransmitted, unanswered */
+};
+
+/* What the outcome callback did with a report: counted by the engine. */
+enum engine_learned {
+	ENGINE_LEARN_IGNORED = 0,     /* stale, pinned, gave up, or --observe */
+	ENGINE_LEARN_KEPT,            /* the rung stays */
+	ENGINE_LEARN_MOVED,           /* the next connection takes the next rung */
+	ENGINE_LEARN_GAVE_UP,         /* no rung gets through: the site passes unsplit */
+};
+
+struct engine_outcome_event {
+	const uint8_t *src, *dst;         /* the client's flow, as in engine_flow_event */
+	int family;
+	uint16_t sport, dport;
+	const uint8_t *name;              /* the hostname the chooser was asked about */
+	uint32_t name_len;
+	int rung;                         /* as the chooser answered */
+	enum engine_outcome outcome;
+};
+typedef enum engine_learned (*engine_outcome_fn)(void *ctx, const struct engine_outcome_event *ev);
 
 struct engine;
 
@@ -97,10 +146,18 @@ static inline void engine_use_hostlists(struct engine *e, const struct hostlists
 	engine_set_hostlists(e, l->include_path ? &l->include : NULL, l->exclude_path ? &l->exclude : NULL);
 }
 void engine_destroy(struct engine *e);
+/* Turns learning on: choose picks each flow's cuts, outcome hears how its
+ * split did. Allocates the ENGINE_OBSERVED_MAX outcome slots once: 0 or
+ * -ENOMEM. */
+int engine_set_learner(struct engine *e, engine_choose_fn choose, engine_outcome_fn outcome, void *ctx);
 
 /* One IP packet (no link layer). meta must point to PACKET_META_SIZE bytes:
  * the engine keeps a copy of all of them with each held packet. */
 int engine_packet(struct engine *e, const uint8_t *pkt, size_t len, const void *meta, uint64_t now_ms);
+/* One IP packet coming back from a server (source port a target port): only
+ * observed, never held or changed, so the adapter lets it pass whatever the
+ * answer; ENGINE_DONE when the flow needs no more of them. */
+int engine_reply(struct engine *e, const uint8_t *pkt, size_t len, uint64_t now_ms);
 /* Collect timeouts and idle-flow GC: call when engine_next_timeout() says,
  * and about once a second for the GC. */
 void engine_tick(struct engine *e, uint64_t now_ms);
@@ -110,6 +167,8 @@ uint32_t engine_next_timeout(const struct engine *e, uint64_t now_ms);
 void engine_release_all(struct engine *e);
 
 const struct stats *engine_stats(const struct engine *e);
+/* The learned_sites gauge, set by the learner's owner. */
+void engine_set_learned_sites(struct engine *e, uint32_t n);
 /* Flows currently in the table. */
 uint32_t engine_flow_count(const struct engine *e);
 

@@ -41,6 +41,9 @@ struct flow {
 	uint32_t held_used, held_cap;
 	uint16_t held_count;
 	uint16_t largest;          /* IP length of its largest payload packet within the MSS: fits the path */
+	uint16_t observed;         /* learning: its outcome slot, index + 1, 0 = none */
+	uint8_t retransmits;       /* learning: hello retransmissions seen since the split */
+	uint8_t pad;
 	uint64_t collect_start_ms;
 	uint32_t older, newer;     /* collecting list, flow index + 1, 0 = none */
 };

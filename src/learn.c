@@ -373,6 +373,59 @@ int learn_pin(struct learn *l, const char *domain, const struct split_spec *spec
 	return 0;
 }
 
+/* ---- pins as the user writes them (--pin) */
+
+int learn_parse_pins(const char *text, struct learn *l, char *err, size_t errlen)
+{
+	const char *p = text;
+	int n = 0;
+
+	for (;;) {
+		char entry[LEARN_NAME_MAX + LADDER_TEXT_MAX + 2], name[LEARN_NAME_MAX + 1], why[160];
+		const char *eq;
+		size_t len;
+		struct split_spec spec;
+		int r;
+
+		while (*p == ';' || *p == ' ' || *p == '\t')
+			p++;
+		if (!*p)
+			break;
+		len = strcspn(p, "; \t");
+		if (len >= sizeof(entry)) {
+			snprintf(err, errlen, "the entry '%.40s...' is too long", p);
+			return -1;
+		}
+		memcpy(entry, p, len);
+		entry[len] = 0;
+		p += len;
+		eq = strchr(entry, '=');
+		if (!eq || eq == entry || !eq[1]) {
+			snprintf(err, errlen, "'%s' is not DOMAIN=SPLIT-AT (e.g. example.com=1,midsld)", entry);
+			return -1;
+		}
+		if (learn_normalize((const uint8_t *)entry, (size_t)(eq - entry), name) < 0) {
+			snprintf(err, errlen, "'%.*s' is no domain name", (int)(eq - entry), entry);
+			return -1;
+		}
+		if (split_spec_parse(&spec, eq + 1, why, sizeof(why))) {
+			snprintf(err, errlen, "%s: %s", entry, why);
+			return -1;
+		}
+		if (l && (r = learn_pin(l, name, &spec)) != 0) {
+			snprintf(err, errlen, "%s: %s", entry,
+				 r == -ENOSPC ? "too many pins (at most 256)" : "cannot be pinned");
+			return -1;
+		}
+		n++;
+	}
+	if (!n) {
+		snprintf(err, errlen, "no DOMAIN=SPLIT-AT entry");
+		return -1;
+	}
+	return 0;
+}
+
 const struct learn_entry *learn_next(const struct learn *l, uint32_t *it)
 {
 	while (*it < l->high_water) {

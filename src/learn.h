@@ -119,6 +119,11 @@ enum learn_event learn_fail(struct learn *l, const uint8_t *name, size_t len, in
  * -ENOSPC (LEARN_MAX_PINS, or half the capacity, reached). */
 int learn_pin(struct learn *l, const char *domain, const struct split_spec *spec);
 
+/* Parses the user's pins (--pin): "DOMAIN=SPLIT-AT" entries separated by
+ * ';' or spaces ("example.com=1,midsld; other.org=midsld"). 0, or -1 with
+ * why in err. With l, each entry is also pinned there (learn_pin). */
+int learn_parse_pins(const char *text, struct learn *l, char *err, size_t errlen);
+
 /* Iterates the learned entries (not pins): *it starts at 0; NULL at the end. */
 const struct learn_entry *learn_next(const struct learn *l, uint32_t *it);
 

@@ -101,8 +101,12 @@ void log_flow_event(void *ctx, const struct engine_flow_event *ev)
 	for (i = 0; i < ev->ncuts && k < sizeof(cuts); i++)
 		k += (size_t)snprintf(cuts + k, sizeof(cuts) - k, "%s%u", i ? "," : "", ev->cuts[i]);
 	if (!strcmp(ev->outcome, "split"))
-		fprintf(log_stream(), "hellosplit: %s -> %s sni=%s %s at %s (window %u)\n", src, dst, ev->sni ? sni : "-",
-			ev->observe ? "would split" : "split", cuts, ev->window_len);
+		fprintf(log_stream(), "hellosplit: %s -> %s sni=%s %s at %s (window %u)%s%s\n", src, dst,
+			ev->sni ? sni : "-", ev->observe ? "would split" : "split", cuts, ev->window_len,
+			ev->chosen_by ? ", " : "", ev->chosen_by ? ev->chosen_by : "");
+	else if (!strcmp(ev->outcome, "pass_learned"))
+		fprintf(log_stream(), "hellosplit: %s -> %s sni=%s passed unsplit (pass_learned: no split gets through, "
+			"retried when it expires)\n", src, dst, ev->sni ? sni : "-");
 	else
 		fprintf(log_stream(), "hellosplit: %s -> %s sni=%s passed unsplit (%s)\n", src, dst, ev->sni ? sni : "-",
 			ev->outcome);

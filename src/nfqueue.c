@@ -507,6 +507,13 @@ static void handle_packet(struct nfqueue *q, struct nlmsghdr *h, uint64_t now)
 		 * finish: finish it in our copy, so whatever we re-send is complete. */
 		if (skb_info & NFQA_SKB_CSUMNOTREADY)
 			packet_set_checksums(payload, payload_len);
+		/* the servers' first answers, queued for learning from INPUT and
+		 * FORWARD: only observed, they pass whatever happens */
+		if (ph->hook == NF_INET_LOCAL_IN || ph->hook == NF_INET_FORWARD) {
+			verdict(q, meta.packet_id, engine_reply(q->engine, payload, payload_len, now) & ENGINE_DONE,
+				meta.mark);
+			return;
+		}
 		q->in_engine = 1;
 		q->current_id = meta.packet_id;
 		q->current_decided = 0;

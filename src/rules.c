@@ -226,6 +226,52 @@ static const char *const payload_u32[2][2] = {
 	{"52>>26&0x3C@40>>0=0:0xffffffff", "4>>16&0x3=1:3"},        /* IPv6, no extension headers */
 };
 
+/* Learning: the chain of the servers' first answers. Like the outbound
+ * chain it lets by what carries the fwmark (a verdict repeats the table),
+ * saves a done verdict on the connection and skips such connections; then it
+ * queues only resets, FINs and packets with payload from the target ports
+ * among the first reply packets of a connection (connbytes): the answers
+ * that tell whether a split got through, never the bulk. */
+static void build_replies(struct rules_list *l, const char *tool, int family, const struct config *cfg, int matches,
+			  const char *const ports[], int np, const char *const ifaces[], int ni,
+			  const char *const excluded[], int ne)
+{
+	const char *fw = keep(l, "0x%x/0x%x", cfg->fwmark, cfg->fwmark);
+	const char *done = keep(l, "0x%x/0x%x", cfg->done_mark, cfg->done_mark);
+	const char *queue = keep(l, "%u", cfg->queue_num);
+	int i, j, k;
+
+	add(l, tool, "-A", RULES_CHAIN_IN, "-m", "mark", "--mark", fw, "-j", "RETURN", NULL);
+	add(l, tool, "-A", RULES_CHAIN_IN, "-m", "mark", "--mark", done, "-j", "CONNMARK", "--set-xmark", done, NULL);
+	add(l, tool, "-A", RULES_CHAIN_IN, "-m", "connmark", "--mark", done, "-j", "RETURN", NULL);
+	if (cfg->exclude_loopback)
+		add(l, tool, "-A", RULES_CHAIN_IN, "-i", "lo", "-j", "RETURN", NULL);
+	for (i = 0; i < ne; i++)
+		add(l, tool, "-A", RULES_CHAIN_IN, "-i", excluded[i], "-j", "RETURN", NULL);
+	for (j = 0; j < (ni ? ni : 1); j++)
+		for (i = 0; i < np; i++)
+			for (k = 0; k < (matches & RULES_U32 ? 4 : 3); k++) {
+				add(l, tool, "-A", RULES_CHAIN_IN, NULL);
+				if (ni)
+					extend(l, "-i", ifaces[j], NULL);
+				extend(l, "-p", "tcp", "-m", "multiport", "--sports", ports[i], NULL);
+				if (matches & RULES_CONNBYTES)
+					extend(l, "-m", "connbytes", "--connbytes", RULES_REPLY_WINDOW, "--connbytes-dir",
+					       "reply", "--connbytes-mode", "packets", NULL);
+				if (k == 0)
+					extend(l, "--tcp-flags", "RST", "RST", NULL);
+				else if (k == 1)
+					extend(l, "--tcp-flags", "FIN", "FIN", NULL);
+				else if (matches & RULES_U32)
+					extend(l, "-m", "u32", "--u32", payload_u32[family == 6][k - 2], NULL);
+				extend(l, "-j", "NFQUEUE", "--queue-num", queue, NULL);
+				if (cfg->queue_bypass)
+					extend(l, "--queue-bypass", NULL);
+				if (!(matches & RULES_U32) && k == 2)
+					break;      /* without u32: every packet of the window */
+			}
+}
+
 void rules_iptables_build(struct rules_list *l, const char *tool, int family, const struct config *cfg,
 			  int matches)
 {
@@ -238,6 +284,8 @@ void rules_iptables_build(struct rules_list *l, const char *tool, int family, co
 	int ne = split_list(l, cfg->exclude_iface, excluded, 32), i, j, k;
 
 	add(l, tool, "-N", RULES_CHAIN, NULL);
+	if (cfg->learn)
+		add(l, tool, "-N", RULES_CHAIN_IN, NULL);
 	/* packets we injected or already passed (the verdict repeats the table) */
 	add(l, tool, "-A", RULES_CHAIN, "-m", "mark", "--mark", fw, "-j", "RETURN", NULL);
 	/* a done verdict: remember it on the connection (the jump skips those
@@ -273,6 +321,8 @@ void rules_iptables_build(struct rules_list *l, const char *tool, int family, co
 				if (cfg->queue_bypass)
 					extend(l, "--queue-bypass", NULL);
 			}
+	if (cfg->learn)
+		build_replies(l, tool, family, cfg, matches, ports, np, ifaces, ni, excluded, ne);
 	/* Every packet leaving the machine meets this one rule: a packet of
 	 * another protocol, of another port (one port group) or of a finished
 	 * connection goes no further. */
@@ -280,6 +330,18 @@ void rules_iptables_build(struct rules_list *l, const char *tool, int family, co
 	if (np == 1)
 		extend(l, "-m", "multiport", "--dports", ports[0], NULL);
 	extend(l, "-m", "connmark", "!", "--mark", done, "-j", RULES_CHAIN, NULL);
+	if (cfg->learn) {
+		/* the same one rule for what comes in, local (INPUT) or routed (FORWARD) */
+		static const char *const hooks[] = {"INPUT", "FORWARD"};
+
+		for (i = 0; i < 2; i++) {
+			add(l, tool, "-I", hooks[i], "1", "-p", "tcp", NULL);
+			if (np == 1)
+				extend(l, "-m", "multiport", "--sports", ports[0], NULL);
+			extend(l, "-m", "conntrack", "--ctdir", "REPLY", "-m", "connmark", "!", "--mark", done, "-j",
+			       RULES_CHAIN_IN, NULL);
+		}
+	}
 }
 
 int rules_nft_build(const struct config *cfg, char *out, size_t n)
@@ -287,7 +349,7 @@ int rules_nft_build(const struct config *cfg, char *out, size_t n)
 	struct rules_list l;
 	const char *ports[32], *ifaces[32], *excluded[32];
 	int np, ni, ne, i, len;
-	char portset[4096], oif[1024] = "", skip[1024] = "";
+	char portset[4096], oif[1024] = "", skip[1024] = "", iif[1024] = "", skip_in[1024] = "", learn[8192] = "";
 	size_t k = 0;
 
 	l.used = 0;
@@ -309,6 +371,39 @@ int rules_nft_build(const struct config *cfg, char *out, size_t n)
 		k += (size_t)snprintf(skip + k, sizeof(skip) - k, "%s\"%s\"", i ? ", " : "\t\toifname { ", excluded[i]);
 	if (ne)
 		snprintf(skip + k, sizeof(skip) - k, " } return\n");
+	for (i = 0, k = 0; i < ni; i++)
+		k += (size_t)snprintf(iif + k, sizeof(iif) - k, "%s\"%s\"", i ? ", " : "iifname { ", ifaces[i]);
+	if (ni)
+		snprintf(iif + k, sizeof(iif) - k, " } ");
+	for (i = 0, k = 0; i < ne; i++)
+		k += (size_t)snprintf(skip_in + k, sizeof(skip_in) - k, "%s\"%s\"", i ? ", " : "\t\tiifname { ",
+				      excluded[i]);
+	if (ne)
+		snprintf(skip_in + k, sizeof(skip_in) - k, " } return\n");
+	/* Learning: the first answers of each connection (see build_replies;
+	 * nft has no u32: every reply packet of the window, at most three). */
+	if (cfg->learn &&
+	    snprintf(learn, sizeof(learn),
+		     "\tchain learn_in {\n"
+		     "\t\tmeta mark & 0x%x == 0x%x return\n"
+		     "\t\tmeta mark & 0x%x == 0x%x ct mark set ct mark | 0x%x return\n"
+		     "\t\tct mark & 0x%x == 0x%x return\n"
+		     "%s%s"
+		     "\t\t%smeta l4proto tcp tcp sport { %s } ct direction reply ct reply packets %s "
+		     "queue num %u%s\n"
+		     "\t}\n"
+		     "\tchain input {\n"
+		     "\t\ttype filter hook input priority mangle; policy accept;\n"
+		     "\t\tjump learn_in\n"
+		     "\t}\n"
+		     "\tchain forward {\n"
+		     "\t\ttype filter hook forward priority mangle; policy accept;\n"
+		     "\t\tjump learn_in\n"
+		     "\t}\n",
+		     cfg->fwmark, cfg->fwmark, cfg->done_mark, cfg->done_mark, cfg->done_mark, cfg->done_mark,
+		     cfg->done_mark, cfg->exclude_loopback ? "\t\tiifname \"lo\" return\n" : "", skip_in, iif, portset,
+		     "2-4", cfg->queue_num, cfg->queue_bypass ? " bypass" : "") >= (int)sizeof(learn))
+		return -1;
 	len = snprintf(out, n,
 		       "table inet " RULES_NFT_TABLE " {\n"
 		       "\tchain postrouting {\n"
@@ -321,10 +416,12 @@ int rules_nft_build(const struct config *cfg, char *out, size_t n)
 		       "\t\t%smeta l4proto tcp tcp dport { %s } tcp flags & syn == 0 ct original packets %d-%u "
 		       "queue num %u%s\n"
 		       "\t}\n"
+		       "%s"
 		       "}\n",
 		       cfg->fwmark, cfg->fwmark, cfg->done_mark, cfg->done_mark, cfg->done_mark, cfg->done_mark,
 		       cfg->done_mark, cfg->exclude_loopback ? "\t\toifname \"lo\" return\n" : "", skip, oif, portset,
-		       RULES_FIRST_PACKET, rules_last_packet(cfg), cfg->queue_num, cfg->queue_bypass ? " bypass" : "");
+		       RULES_FIRST_PACKET, rules_last_packet(cfg), cfg->queue_num, cfg->queue_bypass ? " bypass" : "",
+		       learn);
 	return len < 0 || (size_t)len >= n || l.overflow ? -1 : len;
 }
 
@@ -392,6 +489,7 @@ static int install_iptables(const struct config *cfg, const char *tool, int fami
 	static struct rules_list l;
 	char err[1024], first[1024] = "", cmd[1024];
 	const char *flush[] = {tool, "-w", "10", "-t", "mangle", "-F", RULES_CHAIN, NULL};
+	const char *flush_in[] = {tool, "-w", "10", "-t", "mangle", "-F", RULES_CHAIN_IN, NULL};
 	int bad = -1, matches = 0;
 	size_t v;
 
@@ -399,12 +497,13 @@ static int install_iptables(const struct config *cfg, const char *tool, int fami
 		matches = variants[v];
 		if (build_iptables(&l, tool, family, cfg, matches))
 			return -1;
-		/* the chain exists after the first try: empty it and fill it again */
-		if (v && rules_run(flush, NULL, err, sizeof(err)) != 0) {
+		/* the chains exist after the first try: empty them and fill them again */
+		if (v && (rules_run(flush, NULL, err, sizeof(err)) != 0 ||
+			  (cfg->learn && rules_run(flush_in, NULL, err, sizeof(err)) != 0))) {
 			bad = 0;
 			break;
 		}
-		bad = run_list(&l, v ? 1 : 0, l.count, err, sizeof(err));
+		bad = run_list(&l, v ? (cfg->learn ? 2 : 1) : 0, l.count, err, sizeof(err));
 		if (bad < 0 || !is_variable(&l.cmd[bad]))
 			break;
 		if (!first[0])
@@ -447,6 +546,8 @@ static int install_nftables(const struct config *cfg, int families)
 	const char *argv[5];
 	const char *ipv4_only[] = {path, "insert", "rule", "inet", RULES_NFT_TABLE, "postrouting", "meta", "nfproto",
 				   "ipv6", "return", NULL};
+	const char *ipv4_only_in[] = {path, "insert", "rule", "inet", RULES_NFT_TABLE, "learn_in", "meta", "nfproto",
+				      "ipv6", "return", NULL};
 
 	if (!rules_find_tool("nft", path, sizeof(path))) {
 		log_error("--rules nftables: nft is not installed (Debian: apt install nftables).");
@@ -477,7 +578,8 @@ static int install_nftables(const struct config *cfg, int families)
 		return -1;
 	}
 	/* IPv6 that cannot be injected is not queued at all. */
-	if (!(families & RULES_IPV6) && rules_run(ipv4_only, NULL, err, sizeof(err)) != 0) {
+	if (!(families & RULES_IPV6) && (rules_run(ipv4_only, NULL, err, sizeof(err)) != 0 ||
+					 (cfg->learn && rules_run(ipv4_only_in, NULL, err, sizeof(err)) != 0))) {
 		one_line(err);
 		log_error("--rules nftables: keeping IPv6 out of the queue failed: %s", err);
 		return -1;
@@ -629,14 +731,17 @@ static int split_rule(char *line, const char *words[], int max)
  * matches (another --done-mark or --ports, an older version), by its rule
  * specification: a number would name another tool's rule once that tool
  * (wg-quick, firewalld, a fw4 reload) inserted or deleted one meanwhile. */
-static void delete_jumps(const char *tool, int *removed)
+static void delete_jumps(const char *tool, const char *hook, const char *chain, int *removed)
 {
 	static char out[65536];
-	char err[512];
-	const char *list[] = {tool, "-w", "10", "-t", "mangle", "-S", "POSTROUTING", NULL};
-	const char *del[RULES_MAX_ARGS + 8] = {tool, "-w", "10", "-t", "mangle", "-D", "POSTROUTING"};
-	const char *jump = " -j " RULES_CHAIN;
+	char err[512], jump[64], prefix[32];
+	const char *list[] = {tool, "-w", "10", "-t", "mangle", "-S", hook, NULL};
+	const char *del[RULES_MAX_ARGS + 8] = {tool, "-w", "10", "-t", "mangle", "-D", hook};
 	char *line, *next;
+	size_t plen;
+
+	snprintf(jump, sizeof(jump), " -j %s", chain);
+	plen = (size_t)snprintf(prefix, sizeof(prefix), "-A %s ", hook);
 
 	if (rules_run(list, NULL, out, sizeof(out)) != 0)
 		return;
@@ -646,40 +751,49 @@ static void delete_jumps(const char *tool, int *removed)
 
 		next = line + len + (line[len] == '\n');
 		line[len] = 0;
-		if (strncmp(line, "-A POSTROUTING ", 15) || len < strlen(jump) ||
-		    strcmp(line + len - strlen(jump), jump))
+		if (strncmp(line, prefix, plen) || len < strlen(jump) || strcmp(line + len - strlen(jump), jump))
 			continue;
-		n = split_rule(line + 15, del + 7, RULES_MAX_ARGS);
+		n = split_rule(line + plen, del + 7, RULES_MAX_ARGS);
 		if (n < 0) {
-			log_error("%s: a jump to %s in mangle POSTROUTING has more than %d words; delete it by "
-				  "hand (%s -t mangle -S POSTROUTING shows it).", tool, RULES_CHAIN, RULES_MAX_ARGS, tool);
+			log_error("%s: a jump to %s in mangle %s has more than %d words; delete it by "
+				  "hand (%s -t mangle -S %s shows it).", tool, chain, hook, RULES_MAX_ARGS, tool, hook);
 			continue;
 		}
 		del[7 + n] = NULL;
 		if (rules_run(del, NULL, err, sizeof(err)) == 0)
 			(*removed)++;
 		else
-			log_error("%s: deleting the jump to %s from mangle POSTROUTING failed: %s", tool, RULES_CHAIN,
-				  err);
+			log_error("%s: deleting the jump to %s from mangle %s failed: %s", tool, chain, hook, err);
 	}
 }
 
-static int remove_iptables(const char *tool, int *removed)
+/* Flushes and deletes one chain of ours; 0 also when there is none. */
+static int remove_chain(const char *tool, const char *chain, int *removed)
 {
-	const char *flush[] = {tool, "-w", "10", "-t", "mangle", "-F", RULES_CHAIN, NULL};
-	const char *drop[] = {tool, "-w", "10", "-t", "mangle", "-X", RULES_CHAIN, NULL};
-	const char *list[] = {tool, "-w", "10", "-t", "mangle", "-S", RULES_CHAIN, NULL};
+	const char *flush[] = {tool, "-w", "10", "-t", "mangle", "-F", chain, NULL};
+	const char *drop[] = {tool, "-w", "10", "-t", "mangle", "-X", chain, NULL};
+	const char *list[] = {tool, "-w", "10", "-t", "mangle", "-S", chain, NULL};
 	char err[512];
 
-	delete_jumps(tool, removed);
 	if (rules_run(list, NULL, err, sizeof(err)) != 0)
 		return 0;           /* no chain: clean */
 	if (rules_run(flush, NULL, err, sizeof(err)) || rules_run(drop, NULL, err, sizeof(err))) {
-		log_error("%s: removing chain %s failed: %s", tool, RULES_CHAIN, err);
+		log_error("%s: removing chain %s failed: %s", tool, chain, err);
 		return -1;
 	}
 	(*removed)++;
 	return 0;
+}
+
+static int remove_iptables(const char *tool, int *removed)
+{
+	int bad;
+
+	delete_jumps(tool, "POSTROUTING", RULES_CHAIN, removed);
+	delete_jumps(tool, "INPUT", RULES_CHAIN_IN, removed);
+	delete_jumps(tool, "FORWARD", RULES_CHAIN_IN, removed);
+	bad = remove_chain(tool, RULES_CHAIN, removed);
+	return remove_chain(tool, RULES_CHAIN_IN, removed) | bad;
 }
 
 int rules_remove(int verbose)

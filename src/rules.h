@@ -9,6 +9,12 @@
 #include "config.h"
 
 #define RULES_CHAIN "HELLOSPLIT"
+/* With learning: the servers' first answers, from mangle INPUT and FORWARD. */
+#define RULES_CHAIN_IN "HELLOSPLIT-IN"
+/* Reply packets of a connection whose resets, FINs and payload are queued
+ * for learning: the SYN-ACK is 1; the answer to the hello (or the censor's
+ * reset) comes within the next few. */
+#define RULES_REPLY_WINDOW "2:4"
 #define RULES_NFT_TABLE "hellosplit"
 #define RULES_MAX_ARGS 40
 #define RULES_MAX_CMDS 96

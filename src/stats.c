@@ -11,7 +11,7 @@
 
 static int is_gauge(const char *name)
 {
-	return !strncmp(name, "held_bytes", 10);
+	return !strncmp(name, "held_bytes", 10) || !strcmp(name, "learned_sites");
 }
 
 #define ERRNO_NAME(e) {e, #e},

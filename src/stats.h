@@ -25,6 +25,14 @@
 	X(pass_malformed, "packets passed: malformed IP/TCP")                            \
 	X(pass_fragment, "packets passed: IPv4 fragments")                               \
 	X(pass_ipv6_ext, "packets passed: IPv6 extension headers")                       \
+	X(replies_seen, "packets from servers observed for learning")                   \
+	X(learn_successes, "split flows answered by the server")                         \
+	X(learn_failures, "split flows reset, ended or unanswered before any answer")   \
+	X(learn_moves, "sites moved one rung down the ladder")                           \
+	X(learn_gave_up, "sites where no rung of the ladder got through")                \
+	X(learn_unobserved, "split flows not observed: every outcome slot busy")         \
+	X(pass_learned, "flows passed unsplit: their site gave up (no split gets through)") \
+	X(learned_sites, "sites and names with a learned rung now")                      \
 	X(held_bytes, "bytes of held-packet buffers now")                                \
 	X(held_bytes_peak, "most bytes of held-packet buffers at once")
 

@@ -55,7 +55,8 @@
 #   srv_nginx_stop                      stop it (by PID)
 # Censor (middle hop: rtr or cens; see the CENSOR section for exact rules)
 #   censor_install MODEL NS IFACE NAME... MODEL = first-packet|record-start|
-#                                       any-packet; IFACE = the hop's client-side
+#                                       any-packet|any-packet-drop|reassembling;
+#                                       IFACE = the hop's client-side
 #                                       interface (E2E_MID_IF, i.e. lan0)
 #   censor_remove NS                    remove censor chains (v4+v6)
 #   censor_show NS                      print censor/loss rules with counters
@@ -108,7 +109,12 @@
 #                                       NS and wait until its rules are in: HS_PID,
 #                                       HS_LOG, HS_STATS; returns 1 (log printed,
 #                                       exit status in HS_RC) when it does not come up;
-#                                       HS_VERBOSE="" leaves out the -v
+#                                       HS_VERBOSE="" leaves out the -v;
+#                                       always --state $HS_STATE (the run's
+#                                       own learned file, default
+#                                       $E2E_TMP/learned), and --no-learn
+#                                       unless HS_LEARN=1: the suites that
+#                                       prove a fixed --split-at get exactly it
 #   hs_child [PID]                      print the packet process (child) PID
 #   hs_stop [SIG [PID]]                 signal (default INT) and wait (10 s, then
 #                                       KILL and return 1); exit status in HS_RC
@@ -116,7 +122,8 @@
 #                                       own; exit status in HS_RC; 1 on timeout
 #   pid_alive PID                       0 while PID runs (a zombie counts as gone)
 #   hs_run NS ARGS...                   run hellosplit in the foreground (15 s max);
-#                                       exit status in HS_RC, output in file $HS_OUT
+#                                       exit status in HS_RC, output in file $HS_OUT;
+#                                       daemon options get --no-learn unless HS_LEARN=1
 #   hs_stat KEY [FILE]                  print counter KEY of a stats JSON file
 #   hs_rules_present NS                 0 when chain HELLOSPLIT exists (v4 or v6)
 # Firewall snapshots (for "left exactly as found")
@@ -705,6 +712,15 @@ srv_nginx_stop() {
 #   any-packet    every client->server packet is inspected on its own (no
 #                 reassembly): only a cut inside the hostname beats it.
 #       -j HS_CENSOR_MATCH
+#   any-packet-drop  any-packet, but the flow is dropped silently (no reset):
+#                 HS_CENSOR_KILL only marks it BLOCKED and drops; the client
+#                 sees nothing and retransmits until it gives up.
+#   reassembling  stands for a DPI that reassembles the stream, which no split
+#                 beats: every packet is inspected (as any-packet) for the part
+#                 of each NAME that no rung of hellosplit's ladder cuts (from
+#                 the middle of its registrable label to one byte before its
+#                 end: "cked.exampl" of www.blocked.example), so the name is
+#                 found however the hello is split.
 #
 # u32 expressions (IPv4 assumes nothing about options: IHL is read; IPv6
 # assumes TCP directly after the 40-byte header, as all our clients send):
@@ -714,6 +730,14 @@ srv_nginx_stop() {
 #   length mod 4 v6:   4>>16&0x3=1:3                (IPv6 payload length)
 
 E2E_CENSOR_MODELS=(first-packet record-start any-packet)
+E2E_CENSOR_MODELS_EXTRA=(any-packet-drop reassembling)
+
+# The part of NAME no ladder rung cuts (see "reassembling" above).
+_e2e_uncut_part() {
+    awk -v n="$1" 'BEGIN { k = split(n, l, "."); if (k < 2) { print n; exit }
+        off = 0; for (i = 1; i < k - 1; i++) off += length(l[i]) + 1
+        start = off + int(length(l[k - 1]) / 2); print substr(n, start + 1, length(n) - start - 1) }'
+}
 
 # Print the u32 fragments for family 4|6.
 _e2e_u32_payload() { [[ $1 == 4 ]] && echo '0>>22&0x3C@12>>26&0x3C@0' || echo '52>>26&0x3C@40'; }
@@ -737,8 +761,8 @@ censor_install() {
     local model=$1 ns=$2 ifc=$3
     shift 3
     local names=("$@") fam n pl
-    case $model in first-packet | record-start | any-packet) ;;
-        *) e2e_die "censor_install: unknown model '$model' (want: ${E2E_CENSOR_MODELS[*]})" ;;
+    case $model in first-packet | record-start | any-packet | any-packet-drop | reassembling) ;;
+        *) e2e_die "censor_install: unknown model '$model' (want: ${E2E_CENSOR_MODELS[*]} ${E2E_CENSOR_MODELS_EXTRA[*]})" ;;
     esac
     censor_remove "$ns"
     for fam in 4 6; do
@@ -760,15 +784,20 @@ censor_install() {
             record-start)
                 _e2e_iptm "$fam" "$ns" -A HS_CENSOR_SEL -m u32 --u32 "$pl>>16=0x1603" -j HS_CENSOR_MATCH
                 ;;
-            any-packet)
+            any-packet | any-packet-drop | reassembling)
                 _e2e_iptm "$fam" "$ns" -A HS_CENSOR_SEL -j HS_CENSOR_MATCH
                 ;;
         esac
         for n in "${names[@]}"; do
+            [[ $model == reassembling ]] && n=$(_e2e_uncut_part "$n")
             _e2e_iptm "$fam" "$ns" -A HS_CENSOR_MATCH -m string --algo kmp --icase --string "$n" -j HS_CENSOR_KILL
         done
         _e2e_iptm "$fam" "$ns" -A HS_CENSOR_KILL -j CONNMARK --or-mark "$E2E_MARK_BLOCKED"
-        _e2e_iptm "$fam" "$ns" -A HS_CENSOR_KILL -p tcp -j REJECT --reject-with tcp-reset
+        if [[ $model == any-packet-drop ]]; then
+            _e2e_iptm "$fam" "$ns" -A HS_CENSOR_KILL -j DROP
+        else
+            _e2e_iptm "$fam" "$ns" -A HS_CENSOR_KILL -p tcp -j REJECT --reject-with tcp-reset
+        fi
         _e2e_iptm "$fam" "$ns" -I FORWARD 1 -j HS_CENSOR
     done
     # Forget flows (and their marks) judged under a previous censor setup.
@@ -1106,9 +1135,10 @@ hs_start() {
     HS_RC=""
     : >"$HS_LOG"
     # HS_VERBOSE="" starts it without -v (the benchmarks: a user's default)
-    local verbose=()
+    local verbose=() learn=(--state "${HS_STATE:=$E2E_TMP/learned}")
     [[ -z "${HS_VERBOSE--v}" ]] || verbose=("${HS_VERBOSE--v}")
-    e2e_spawn "$ns" "$HS_LOG" "$HS_BIN" --engine "$E2E_ENGINE" "${verbose[@]}" --stats-json "$HS_STATS" "$@"
+    [[ ${HS_LEARN:-0} == 1 ]] || learn+=(--no-learn)
+    e2e_spawn "$ns" "$HS_LOG" "$HS_BIN" --engine "$E2E_ENGINE" "${verbose[@]}" --stats-json "$HS_STATS" "${learn[@]}" "$@"
     HS_PID=$E2E_SPAWN_PID
     for ((i = 0; i < 200; i++)); do
         grep -qE 'running on queue|running in the kernel' "$HS_LOG" && return 0
@@ -1176,10 +1206,13 @@ hs_run() {
     _e2e_tmp
     HS_N=$((HS_N + 1))
     HS_OUT="$E2E_TMP/hellosplit-run-$HS_N.out"
-    # options (not a subcommand such as doctor) get --engine "$E2E_ENGINE" first
-    local engine=()
+    # daemon options (not a subcommand such as doctor) get --engine "$E2E_ENGINE"
+    # first and --no-learn as hs_start's do, so that --print-rules prints what
+    # hs_start installs
+    local engine=() learn=()
     [[ ${1-} != -* ]] || engine=(--engine "$E2E_ENGINE")
-    _e2e_fg ip netns exec "$ns" timeout -k 2 15 "$HS_BIN" "${engine[@]}" "$@" >"$HS_OUT" 2>&1 && HS_RC=0 || HS_RC=$?
+    [[ ${1:-} == --* && ${HS_LEARN:-0} != 1 ]] && learn=(--no-learn)
+    _e2e_fg ip netns exec "$ns" timeout -k 2 15 "$HS_BIN" "${engine[@]}" "$@" "${learn[@]}" >"$HS_OUT" 2>&1 && HS_RC=0 || HS_RC=$?
     return 0
 }
 

@@ -82,6 +82,8 @@ preflight_kernel() {
             --connbytes-mode packets -j NFQUEUE --queue-num 4000 --queue-bypass
         try -t mangle -A HS_PF -m mark --mark 0x1/0x1 -j CONNMARK --set-xmark 0x2/0x2
         try -t mangle -A HS_PF -m connmark --mark 0x2/0x2 -j RETURN
+        try -t mangle -A HS_PF -m conntrack --ctdir REPLY -m connbytes --connbytes 2:4 --connbytes-dir reply \
+            --connbytes-mode packets -j RETURN
         try -A FORWARD -m string --algo kmp --icase --string x -p tcp -j REJECT --reject-with tcp-reset
         try -A FORWARD -m u32 --u32 "0>>22&0x3C@12>>26&0x3C@0>>16=0x1603" -j RETURN
         try -t raw -A PREROUTING -m statistic --mode random --probability 0.2 -j DROP
@@ -92,7 +94,7 @@ preflight_kernel() {
         printf 'FATAL: kernel/iptables feature missing: %s\n' "${bad[@]}" >&2
         exit 1
     fi
-    echo "kernel: $(uname -r): namespaces, veth, NFQUEUE, connbytes, connmark, string, u32, statistic, REJECT ok"
+    echo "kernel: $(uname -r): namespaces, veth, NFQUEUE, connbytes, connmark, conntrack, string, u32, statistic, REJECT ok"
 }
 
 PREFLIGHT_NS="hs-preflight-$$"

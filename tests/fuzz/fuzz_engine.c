@@ -423,6 +423,60 @@ static void check_headers(const uint8_t *e, const struct ref_view *ev, const str
 		check_timestamps(e + ts, s, ts);
 }
 
+/* ---- learning: a chooser that picks the configured cuts (so the model's
+ * cuts stay right) at rung 0, and every packet fed back as a server's
+ * answer: engine_reply only observes, it never emits or changes a verdict. */
+static int in_reply;
+static unsigned reports;
+
+static void on_choose(void *ctx, const uint8_t *name, uint32_t len, struct engine_choice *c)
+{
+	(void)ctx;
+	FUZZ_ASSERT(name && len > 0, "chooser asked about no name");
+	c->spec = &R.cfg.positions;
+	c->rung = 0;
+	c->why = "fuzz";
+}
+
+static enum engine_learned on_outcome(void *ctx, const struct engine_outcome_event *ev)
+{
+	(void)ctx;
+	FUZZ_ASSERT(ev->rung == 0 && ev->name_len > 0 && ev->name_len <= ENGINE_NAME_MAX &&
+			    (unsigned)ev->outcome <= ENGINE_OUTCOME_SILENT,
+		    "outcome report: rung %d, name of %u bytes, outcome %d", ev->rung, ev->name_len, ev->outcome);
+	reports++;
+	return (enum engine_learned)(reports % 4);
+}
+
+static void feed_reply(const uint8_t *pkt, size_t size)
+{
+	static uint8_t reply[65536 + 64];
+	size_t alen, so, hl;
+	uint8_t tmp[16];
+	int v;
+
+	if (size < 40 || size > sizeof(reply))
+		return;
+	memcpy(reply, pkt, size);
+	if ((reply[0] >> 4) == 4) {
+		alen = 4, so = 12, hl = (size_t)(reply[0] & 15) * 4;
+	} else {
+		alen = 16, so = 8, hl = 40;
+	}
+	if (size < hl + 4 || so + 2 * alen > size)
+		return;
+	memcpy(tmp, reply + so, alen);
+	memmove(reply + so, reply + so + alen, alen);
+	memcpy(reply + so + alen, tmp, alen);
+	memcpy(tmp, reply + hl, 2);
+	memmove(reply + hl, reply + hl + 2, 2);
+	memcpy(reply + hl + 2, tmp, 2);
+	in_reply = 1;
+	v = engine_reply(R.engine, reply, size, R.now);
+	in_reply = 0;
+	FUZZ_ASSERT((v & ~ENGINE_DONE) == 0, "engine_reply verdict %d", v);
+}
+
 static int on_emit(void *ctx, enum engine_emit_kind kind, const uint8_t *pkt, uint32_t len, const void *meta)
 {
 	struct ref_view v;
@@ -433,6 +487,7 @@ static int on_emit(void *ctx, enum engine_emit_kind kind, const uint8_t *pkt, ui
 
 	(void)ctx;
 	(void)kind;
+	FUZZ_ASSERT(!in_reply, "engine_reply emitted a packet");
 	FUZZ_ASSERT(!R.cfg.observe, "a packet emitted in observe mode");
 	ref_parse(&v, pkt, len);
 	FUZZ_ASSERT(v.result == PACKET_TCP && v.len == len, "emitted packet does not parse (%d, %u of %u bytes)",
@@ -764,6 +819,7 @@ static void feed(const uint8_t *data, uint32_t size)
 	}
 	check_split();
 	check_other_outs();
+	feed_reply(copy, size);
 	if (ti >= 0 && !(r->flags & TCP_SYN)) {
 		struct track *t = &R.tracks[ti];
 
@@ -990,6 +1046,7 @@ static void configure(struct input *in)
 	R.engine = engine_create(&R.cfg, on_emit, NULL);
 	FUZZ_ASSERT(R.engine, "engine_create failed");
 	engine_set_logger(R.engine, on_log, NULL);
+	FUZZ_ASSERT(engine_set_learner(R.engine, on_choose, on_outcome, NULL) == 0, "engine_set_learner");
 	if (list == 1)
 		engine_set_hostlists(R.engine, &list_blocked, NULL);
 	else if (list == 2)

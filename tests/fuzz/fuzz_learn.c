@@ -6,7 +6,9 @@
  *   - what is saved after the load reads back with no warning, loads the
  *     same number of entries, and saves to the very same text (stable);
  *   - every loaded name is answered from the ladder (or passes unsplit when
- *     it gave up), and reports on it keep the table within its capacity.
+ *     it gave up), and reports on it keep the table within its capacity;
+ *   - the same bytes as a --pin value: refused with a reason, or accepted,
+ *     and then every entry pinned, its domain answered by the pin.
  * Input: the file's bytes. */
 #include <string.h>
 
@@ -91,6 +93,50 @@ static void check_record(void *ctx, unsigned line, const struct learn_record *r)
 		    "record changed by format and parse: %.*s", n, file + h);
 }
 
+/* The input as a --pin value. */
+static void check_pins(const struct ladder *ladder, const uint8_t *data, size_t size)
+{
+	static char text[4096];
+	static struct learn l;
+	char err[320];
+	int r;
+
+	if (size >= sizeof(text) || memchr(data, 0, size))
+		return;
+	memcpy(text, data, size);
+	text[size] = 0;
+	err[0] = 0;
+	r = learn_parse_pins(text, NULL, err, sizeof(err));
+	FUZZ_ASSERT(r == 0 || (r == -1 && err[0]), "pins: %d without a reason", r);
+	if (r)
+		return;
+	FUZZ_ASSERT(learn_init(&l, ladder, 2 * LEARN_MAX_PINS + 2, 3) == 0, "init");
+	r = learn_parse_pins(text, &l, err, sizeof(err));
+	if (r == 0) {
+		char *p = text;
+
+		FUZZ_ASSERT(l.npins >= 1, "accepted pins but none pinned");
+		for (;;) {
+			struct learn_answer ans;
+			size_t len;
+			char *eq;
+
+			p += strspn(p, "; \t");
+			if (!*p)
+				break;
+			len = strcspn(p, "; \t");
+			eq = memchr(p, '=', len);
+			FUZZ_ASSERT(eq, "an accepted entry without '='");
+			learn_lookup(&l, (const uint8_t *)p, (size_t)(eq - p), NOW, &ans);
+			FUZZ_ASSERT(ans.source == LEARN_FROM_PIN && ans.rung == -1 && ans.spec, "pinned domain not pinned");
+			p += len;
+		}
+	} else {
+		FUZZ_ASSERT(strstr(err, "too many pins") != NULL, "pins accepted, then refused: %s", err);
+	}
+	learn_free(&l);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct ladder ladder;
@@ -146,5 +192,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	learn_free(&a);
 	learn_free(&b);
+	check_pins(&ladder, data, size);
 	return 0;
 }

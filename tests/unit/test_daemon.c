@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -33,6 +34,8 @@ struct fake {
 	int start_rc, receive_rc;
 	const char *hostlist_path;
 	char trace[256];         /* the calls after the loop, in order */
+	uint64_t learned_sites;  /* the gauge at the last save */
+	int observes_replies;
 	struct engine *engine;
 };
 
@@ -123,7 +126,7 @@ static void fake_save(void *ctx, const struct stats *s, double uptime_s)
 {
 	struct fake *f = ctx;
 
-	(void)s;
+	f->learned_sites = s->learned_sites;
 	if (f->saves < STEPS_MAX)
 		f->saved_uptime[f->saves] = uptime_s;
 	f->saves++;
@@ -136,7 +139,7 @@ static void fake_close(void *ctx)
 
 static const struct daemon_adapter fake_adapter = {
 	NULL, fake_emit, NULL, fake_start, fake_wait, fake_receive, fake_flush, fake_stop_receiving, fake_report_errors,
-	fake_save, fake_close, NULL,
+	fake_save, fake_close, 0, NULL, NULL,
 };
 
 /* Runs the loop over steps with log messages in logbuf; returns the exit code. */
@@ -151,6 +154,7 @@ static int run_fake(struct config *cfg, struct fake *f, const struct step *steps
 	f->nsteps = nsteps;
 	a.ctx = f;
 	a.emit_ctx = f;
+	a.observes_replies = f->observes_replies;
 	if (!with_save)
 		a.save_stats = NULL;
 	logbuf[0] = 0;     /* a stream nothing is written to leaves the buffer as it was */
@@ -330,8 +334,52 @@ static void shutdown_order(void)
 	CHECK(f.engine != NULL);
 }
 
+/* Learning: off, in one line, where the adapter does not see the answers;
+ * on, the state file is read before the adapter starts; --no-learn. */
+static void learning_switch(void)
+{
+	static const struct step steps[] = {{DAEMON_STOP, 10, 0, NULL}};
+	char path[] = "/tmp/hellosplit-test-daemon-learn-XXXXXX", log[4096];
+	struct config cfg;
+	struct fake f;
+	FILE *out;
+	int fd = mkstemp(path);
+	unsigned long long now = (unsigned long long)time(NULL);
+
+	CHECK(fd >= 0);
+	if (fd < 0)
+		return;
+	close(fd);
+	out = fopen(path, "w");
+	CHECK(out != NULL);
+	if (!out)
+		return;
+	fprintf(out, "hellosplit-learned 1\nsite blocked.example midsld works %llu %llu 1 reset\n", now, now + 3600);
+	fclose(out);
+	quiet_config(&cfg);
+	cfg.state_path = path;
+	memset(&f, 0, sizeof(f));
+	CHECK_EQ(run_fake(&cfg, &f, steps, 1, 1, log, sizeof(log)), 0);
+	CHECK(strstr(log, "learning is off here") != NULL);
+	CHECK_EQ(f.learned_sites, 0);
+	memset(&f, 0, sizeof(f));
+	f.observes_replies = 1;
+	CHECK_EQ(run_fake(&cfg, &f, steps, 1, 1, log, sizeof(log)), 0);
+	CHECK(strstr(log, "learning is off") == NULL);
+	CHECK(strstr(log, "warning") == NULL);
+	CHECK_EQ(f.learned_sites, 1);
+	cfg.learn = 0;
+	memset(&f, 0, sizeof(f));
+	f.observes_replies = 1;
+	CHECK_EQ(run_fake(&cfg, &f, steps, 1, 1, log, sizeof(log)), 0);
+	CHECK_EQ(f.learned_sites, 0);
+	CHECK(strstr(log, "learning is off") == NULL);
+	unlink(path);
+}
+
 void test_daemon(void)
 {
+	learning_switch();
 	stats_timer();
 	hostlist_reload();
 	stats_json_error();

@@ -1005,8 +1005,241 @@ static void emit_failure_oversized_original(void)
 	engine_destroy(e);
 }
 
+/* ---- learning: the chooser's cuts, the outcome of each split flow */
+
+struct learn_probe {
+	struct split_spec spec;
+	int rung, pass, chooses, reports;
+	enum engine_outcome last;
+	int last_rung;
+	char name[64];
+	enum engine_learned answer;
+};
+
+static void probe_choose(void *ctx, const uint8_t *name, uint32_t len, struct engine_choice *c)
+{
+	struct learn_probe *lp = ctx;
+
+	lp->chooses++;
+	snprintf(lp->name, sizeof(lp->name), "%.*s", (int)len, (const char *)name);
+	c->spec = lp->pass ? NULL : &lp->spec;
+	c->rung = lp->rung;
+	c->why = "test";
+}
+
+static enum engine_learned probe_outcome(void *ctx, const struct engine_outcome_event *ev)
+{
+	struct learn_probe *lp = ctx;
+
+	lp->reports++;
+	lp->last = ev->outcome;
+	lp->last_rung = ev->rung;
+	return lp->answer;
+}
+
+/* A server packet of client flow `flow` (mk's addresses and ports swapped). */
+static uint32_t mk_reply(uint8_t *buf, int family, int flow, uint32_t seq, uint8_t flags, const uint8_t *payload,
+			 uint32_t n)
+{
+	uint32_t len = mk(buf, family, flow, seq, 1, flags, payload, n, 7), hl = family == 4 ? 20 : 40, alen = family == 4 ? 4 : 16;
+	uint32_t so = family == 4 ? 12 : 8;
+	uint8_t tmp[16];
+	uint16_t port;
+
+	memcpy(tmp, buf + so, alen);
+	memcpy(buf + so, buf + so + alen, alen);
+	memcpy(buf + so + alen, tmp, alen);
+	port = get_be16(buf + hl);
+	put_be16(buf + hl, get_be16(buf + hl + 2));
+	put_be16(buf + hl + 2, port);
+	packet_set_checksums(buf, len);
+	return len;
+}
+
+static struct engine *make_learning(struct engine_config *cfg, struct learn_probe *lp, const char *spec, int rung)
+{
+	struct engine *e;
+	char err[80];
+
+	memset(lp, 0, sizeof(*lp));
+	CHECK_EQ(split_spec_parse(&lp->spec, spec, err, sizeof(err)), 0);
+	lp->rung = rung;
+	lp->last_rung = -99;
+	lp->answer = ENGINE_LEARN_KEPT;
+	e = make(cfg);
+	CHECK_EQ(engine_set_learner(e, probe_choose, probe_outcome, lp), 0);
+	return e;
+}
+
+static const uint8_t server_hello[] = {0x16, 0x03, 0x03, 0x00, 0x7a, 0x02, 0x00};
+static const uint8_t server_alert[] = {0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x28};
+
+static void learn_success_and_chosen_cuts(int family)
+{
+	struct engine_config cfg;
+	struct learn_probe lp;
+	struct engine *e;
+	uint8_t pkt[2048];
+	uint32_t n;
+
+	engine_config_defaults(&cfg);
+	e = make_learning(&cfg, &lp, "1,midsld", 3);
+	n = mk(pkt, family, 1, 1000, 5000, TCP_ACK | TCP_PSH, hello_blocked, sizeof(hello_blocked), 100);
+	CHECK_EQ(feed(e, pkt, n, 1, 0), ENGINE_STOLEN);
+	CHECK_EQ(lp.chooses, 1);
+	CHECK(!strcmp(lp.name, "www.blocked.example"));
+	/* the chooser's cuts, not --split-at's 5: 1, then the middle of "blocked" */
+	CHECK_EQ(nout, 3);
+	CHECK_EQ(payload_len_of(0), 1);
+	CHECK_EQ(check_split(0, 3, 1000, 0, hello_blocked, sizeof(hello_blocked), 1), 0);
+	/* a pure ACK and a packet of another flow say nothing */
+	n = mk_reply(pkt, family, 1, 9000, TCP_ACK, NULL, 0);
+	CHECK_EQ(engine_reply(e, pkt, n, 5), ENGINE_PASS);
+	n = mk_reply(pkt, family, 2, 9000, TCP_ACK | TCP_RST, NULL, 0);
+	CHECK_EQ(engine_reply(e, pkt, n, 5), ENGINE_PASS);
+	CHECK_EQ(lp.reports, 0);
+	/* the server's first record: a success at the chosen rung, reported once */
+	n = mk_reply(pkt, family, 1, 9000, TCP_ACK | TCP_PSH, server_hello, sizeof(server_hello));
+	CHECK_EQ(engine_reply(e, pkt, n, 10), ENGINE_PASS);
+	CHECK_EQ(lp.reports, 1);
+	CHECK_EQ(lp.last, ENGINE_OUTCOME_SUCCESS);
+	CHECK_EQ(lp.last_rung, 3);
+	n = mk_reply(pkt, family, 1, 9100, TCP_ACK | TCP_RST, NULL, 0);
+	CHECK_EQ(engine_reply(e, pkt, n, 11), ENGINE_PASS);
+	CHECK_EQ(lp.reports, 1);
+	CHECK_EQ(engine_stats(e)->learn_successes, 1);
+	CHECK_EQ(engine_stats(e)->learn_failures, 0);
+	CHECK_EQ(engine_stats(e)->replies_seen, 4);
+	engine_destroy(e);
+}
+
+/* Reset, FIN, an alert or a block page before any handshake record. */
+static void learn_failures(void)
+{
+	struct engine_config cfg;
+	struct learn_probe lp;
+	struct engine *e;
+	uint8_t pkt[2048];
+	uint32_t n;
+
+	engine_config_defaults(&cfg);
+	e = make_learning(&cfg, &lp, "5", 0);
+	lp.answer = ENGINE_LEARN_MOVED;
+	n = mk(pkt, 4, 1, 1000, 5000, TCP_ACK | TCP_PSH, hello_blocked, sizeof(hello_blocked), 100);
+	CHECK_EQ(feed(e, pkt, n, 1, 0), ENGINE_STOLEN);
+	n = mk_reply(pkt, 4, 1, 9000, TCP_ACK | TCP_RST, NULL, 0);
+	CHECK_EQ(engine_reply(e, pkt, n, 10), ENGINE_PASS);
+	CHECK_EQ(lp.reports, 1);
+	CHECK_EQ(lp.last, ENGINE_OUTCOME_RESET);
+	CHECK_EQ(lp.last_rung, 0);
+	CHECK_EQ(engine_stats(e)->learn_moves, 1);
+	/* an alert (no handshake record) and then a FIN: a failure by FIN */
+	n = mk(pkt, 4, 2, 1000, 5000, TCP_ACK | TCP_PSH, hello_blocked, sizeof(hello_blocked), 100);
+	CHECK_EQ(feed(e, pkt, n, 2, 20), ENGINE_STOLEN);
+	n = mk_reply(pkt, 4, 2, 9000, TCP_ACK | TCP_PSH, server_alert, sizeof(server_alert));
+	CHECK_EQ(engine_reply(e, pkt, n, 21), ENGINE_PASS);
+	CHECK_EQ(lp.reports, 1);
+	n = mk_reply(pkt, 4, 2, 9007, TCP_ACK | TCP_FIN, NULL, 0);
+	CHECK_EQ(engine_reply(e, pkt, n, 22), ENGINE_PASS);
+	CHECK_EQ(lp.reports, 2);
+	CHECK_EQ(lp.last, ENGINE_OUTCOME_FIN);
+	/* an HTTP block page with the FIN on it */
+	n = mk(pkt, 4, 3, 1000, 5000, TCP_ACK | TCP_PSH, hello_blocked, sizeof(hello_blocked), 100);
+	CHECK_EQ(feed(e, pkt, n, 3, 30), ENGINE_STOLEN);
+	n = mk_reply(pkt, 4, 3, 9000, TCP_ACK | TCP_PSH | TCP_FIN, (const uint8_t *)"HTTP/1.1 403", 12);
+	CHECK_EQ(engine_reply(e, pkt, n, 31), ENGINE_PASS);
+	CHECK_EQ(lp.reports, 3);
+	CHECK_EQ(lp.last, ENGINE_OUTCOME_FIN);
+	CHECK_EQ(engine_stats(e)->learn_failures, 3);
+	CHECK_EQ(engine_stats(e)->learn_moves, 3);
+	engine_destroy(e);
+}
+
+/* A censor that drops: the hello comes again, unanswered. */
+static void learn_silent(void)
+{
+	struct engine_config cfg;
+	struct learn_probe lp;
+	struct engine *e;
+	uint8_t pkt[2048];
+	uint32_t n;
+	int i;
+
+	engine_config_defaults(&cfg);
+	e = make_learning(&cfg, &lp, "5", 1);
+	lp.answer = ENGINE_LEARN_GAVE_UP;
+	n = mk(pkt, 4, 1, 1000, 5000, TCP_ACK | TCP_PSH, hello_blocked, sizeof(hello_blocked), 100);
+	CHECK_EQ(feed(e, pkt, n, 1, 0), ENGINE_STOLEN);
+	for (i = 1; i <= ENGINE_SILENT_RETRANSMITS; i++) {
+		CHECK_EQ(lp.reports, 0);
+		n = mk(pkt, 4, 1, 1000, 5000, TCP_ACK | TCP_PSH, hello_blocked, sizeof(hello_blocked), (uint16_t)(100 + i));
+		CHECK_EQ(feed(e, pkt, n, 1, (uint64_t)i * 200), ENGINE_STOLEN);   /* still cut the same way */
+	}
+	CHECK_EQ(lp.reports, 1);
+	CHECK_EQ(lp.last, ENGINE_OUTCOME_SILENT);
+	CHECK_EQ(lp.last_rung, 1);
+	CHECK_EQ(engine_stats(e)->learn_gave_up, 1);
+	/* more retransmissions report nothing more */
+	n = mk(pkt, 4, 1, 1000, 5000, TCP_ACK | TCP_PSH, hello_blocked, sizeof(hello_blocked), 120);
+	CHECK_EQ(feed(e, pkt, n, 1, 2000), ENGINE_STOLEN);
+	CHECK_EQ(lp.reports, 1);
+	engine_destroy(e);
+}
+
+/* No split gets through: the hello passes unsplit, nothing is observed. */
+static void learn_pass_and_limits(void)
+{
+	struct engine_config cfg;
+	struct learn_probe lp;
+	struct engine *e;
+	uint8_t pkt[2048];
+	uint32_t n;
+	int i;
+
+	engine_config_defaults(&cfg);
+	e = make_learning(&cfg, &lp, "5", -1);
+	lp.pass = 1;
+	n = mk(pkt, 4, 1, 1000, 5000, TCP_ACK | TCP_PSH, hello_blocked, sizeof(hello_blocked), 100);
+	CHECK_EQ(feed(e, pkt, n, 1, 0), ENGINE_PASS | ENGINE_DONE);
+	CHECK_EQ(nout, 0);
+	CHECK_EQ(engine_stats(e)->pass_learned, 1);
+	CHECK_EQ(engine_stats(e)->flows_split, 0);
+	n = mk_reply(pkt, 4, 1, 9000, TCP_ACK | TCP_RST, NULL, 0);
+	CHECK_EQ(engine_reply(e, pkt, n, 10), ENGINE_PASS | ENGINE_DONE);   /* a done flow: the rules may skip it */
+	CHECK_EQ(lp.reports, 0);
+	/* rung -1 (a pin): split, never reported */
+	lp.pass = 0;
+	n = mk(pkt, 4, 2, 1000, 5000, TCP_ACK | TCP_PSH, hello_blocked, sizeof(hello_blocked), 100);
+	CHECK_EQ(feed(e, pkt, n, 2, 20), ENGINE_STOLEN);
+	n = mk_reply(pkt, 4, 2, 9000, TCP_ACK | TCP_RST, NULL, 0);
+	CHECK_EQ(engine_reply(e, pkt, n, 21), ENGINE_PASS);
+	CHECK_EQ(lp.reports, 0);
+	/* every outcome slot busy: the next split flow is not observed, counted;
+	 * a slot comes back when its flow is forgotten */
+	lp.rung = 0;
+	for (i = 0; i <= ENGINE_OBSERVED_MAX; i++) {
+		n = mk(pkt, 4, 100 + i, 1000, 5000, TCP_ACK | TCP_PSH, hello_blocked, sizeof(hello_blocked), 100);
+		feed(e, pkt, n, 3, 30);
+	}
+	CHECK_EQ(engine_stats(e)->learn_unobserved, 1);
+	engine_tick(e, 60000);      /* idle split flows are forgotten (GC) */
+	engine_tick(e, 80000);
+	n = mk(pkt, 4, 5000, 1000, 5000, TCP_ACK | TCP_PSH, hello_blocked, sizeof(hello_blocked), 100);
+	CHECK_EQ(feed(e, pkt, n, 4, 80001), ENGINE_STOLEN);
+	n = mk_reply(pkt, 4, 5000, 9000, TCP_ACK | TCP_RST, NULL, 0);
+	engine_reply(e, pkt, n, 80002);
+	CHECK_EQ(lp.reports, 1);
+	CHECK_EQ(engine_stats(e)->learn_unobserved, 1);
+	engine_destroy(e);
+}
+
 void test_engine(void)
 {
+	learn_success_and_chosen_cuts(4);
+	learn_success_and_chosen_cuts(6);
+	learn_failures();
+	learn_silent();
+	learn_pass_and_limits();
 	retransmission_covering_held_pieces();
 	flags_on_pieces();
 	pieces_fit_the_segments();
