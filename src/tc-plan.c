@@ -15,6 +15,8 @@ const char *tc_plan_refusal(const struct config *cfg)
 		return "--mss";
 	if (cfg->rules == RULES_NONE)
 		return "--rules none";
+	if (cfg->pins)
+		return "--pin";
 	return NULL;
 }
 

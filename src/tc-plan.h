@@ -31,7 +31,9 @@ enum tc_iface_kind {
 #define TC_ARPHRD_NONE 65534u
 
 /* NULL when the tc engine serves every option of cfg; else the option it
- * cannot serve, as the user wrote it ("--hostlist"). */
+ * cannot serve, as the user wrote it ("--hostlist"). --learn (on by
+ * default) is not refused: the tc engine runs with learning off, said once
+ * (daemon-linux.c). */
 const char *tc_plan_refusal(const struct config *cfg);
 
 /* How the engine treats interface name, of link type type (ARPHRD_*) and

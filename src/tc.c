@@ -132,6 +132,7 @@ struct tc_daemon {
 	uid_t uid;
 	gid_t gid;
 	int (*drop)(uid_t, gid_t);
+	int learn_off;          /* --learn was asked for (the default): say it is off */
 	struct stats stats;
 	int stats_fd;           /* --stats-json, opened before the privileges go */
 	int state_fd;           /* the qdiscs created (state_file), likewise */
@@ -448,6 +449,9 @@ static int tc_start(void *ctx, struct engine *e)
 		k += (size_t)snprintf(names + k, sizeof(names) - k, "%s%s", i ? ", " : "", t->ifaces[i].name);
 	log_info("running in the kernel (tc engine) on %d interface%s%s%s; no queue, no raw socket. Ctrl-C stops "
 		 "and detaches.", t->nifaces, t->nifaces == 1 ? "" : "s", t->nifaces ? ": " : "", names);
+	if (t->learn_off)
+		log_info("tc: learning is off with the tc engine: every hello is cut at --split-at "
+			 "(--engine nfqueue learns; --no-learn silences this).");
 	if (!t->nifaces)
 		log_info("tc: no interface selected yet; attaching to those that appear.");
 	return 0;
@@ -585,9 +589,11 @@ static int open_signals(void)
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-int tc_run(const struct config *cfg, uid_t uid, gid_t gid, int (*drop)(uid_t, gid_t), char *why, size_t n)
+int tc_run(const struct config *given, uid_t uid, gid_t gid, int (*drop)(uid_t, gid_t), char *why, size_t n)
 {
 	static struct tc_daemon t;
+	static struct config run_cfg;   /* learning off: the program cuts at --split-at */
+	const struct config *cfg = &run_cfg;
 	const struct daemon_adapter adapter = {
 		.ctx = &t,
 		.start = tc_start,
@@ -601,6 +607,9 @@ int tc_run(const struct config *cfg, uid_t uid, gid_t gid, int (*drop)(uid_t, gi
 	int rc;
 
 	memset(&t, 0, sizeof(t));
+	run_cfg = *given;
+	t.learn_off = run_cfg.learn;
+	run_cfg.learn = 0;
 	t.cfg = cfg;
 	t.uid = uid;
 	t.gid = gid;

@@ -41,6 +41,13 @@ static void refusals(void)
 	c.rules = RULES_NONE;
 	r = tc_plan_refusal(&c);
 	CHECK(r && !strcmp(r, "--rules none"));
+	config_defaults(&c);
+	c.pins = "example.com=sni";
+	r = tc_plan_refusal(&c);
+	CHECK(r && !strcmp(r, "--pin"));
+	config_defaults(&c);
+	c.learn = 1;                                    /* on by default: served with learning off */
+	CHECK(tc_plan_refusal(&c) == NULL);
 }
 
 static void interfaces(void)
