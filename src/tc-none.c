@@ -19,9 +19,9 @@ int tc_probe(const struct config *cfg, char *why, size_t n)
 	return -ENOSYS;
 }
 
-int tc_run(const struct config *cfg, uid_t uid, gid_t gid, int (*drop)(uid_t, gid_t), char *why, size_t n)
+int tc_run(const struct config *cfg_given, uid_t uid, gid_t gid, int (*drop)(uid_t, gid_t), char *why, size_t n)
 {
-	(void)cfg; (void)uid; (void)gid; (void)drop;
+	(void)cfg_given; (void)uid; (void)gid; (void)drop;
 	snprintf(why, n, "%s", NO_TC);
 	return TC_NOT_STARTED;
 }

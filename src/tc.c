@@ -589,7 +589,7 @@ static int open_signals(void)
 	return signalfd(-1, &set, SFD_CLOEXEC | SFD_NONBLOCK);
 }
 
-int tc_run(const struct config *given, uid_t uid, gid_t gid, int (*drop)(uid_t, gid_t), char *why, size_t n)
+int tc_run(const struct config *cfg_given, uid_t uid, gid_t gid, int (*drop)(uid_t, gid_t), char *why, size_t n)
 {
 	static struct tc_daemon t;
 	static struct config run_cfg;   /* learning off: the program cuts at --split-at */
@@ -607,7 +607,7 @@ int tc_run(const struct config *given, uid_t uid, gid_t gid, int (*drop)(uid_t, 
 	int rc;
 
 	memset(&t, 0, sizeof(t));
-	run_cfg = *given;
+	run_cfg = *cfg_given;
 	t.learn_off = run_cfg.learn;
 	run_cfg.learn = 0;
 	t.cfg = cfg;

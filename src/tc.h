@@ -25,7 +25,7 @@ int tc_probe(const struct config *cfg, char *why, size_t n);
  * detach), runs daemon_loop until a stop and leaves tc as it found it.
  * Learning (--learn) is off: the program cuts at --split-at, said once.
  * Returns the exit code, or TC_NOT_STARTED with the reason in why. */
-int tc_run(const struct config *cfg, uid_t uid, gid_t gid, int (*drop)(uid_t, gid_t), char *why, size_t n);
+int tc_run(const struct config *cfg_given, uid_t uid, gid_t gid, int (*drop)(uid_t, gid_t), char *why, size_t n);
 
 /* --rules-remove: detaches hellosplit's filters (by handle, priority and
  * program name) from every interface and removes the clsact qdiscs a
