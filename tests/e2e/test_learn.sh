@@ -164,6 +164,14 @@ for model in first-packet record-start any-packet any-packet-drop; do
     expect_ok "$model, restarted: curl $S v6 loads at its first attempt" fetch_curl "$S" 6
     hs_stop INT
     expect_eq "$model, restarted: no failure seen" 0 "$(hs_stat learn_failures)"
+    if [[ $model == any-packet ]]; then
+        "$HS_BIN" learned --state "$STATE" list >"$T/list.out" 2>&1
+        grep -qE '^site +blocked\.example +midsld +works' "$T/list.out" &&
+            e2e_pass "$model: 'hellosplit learned list' shows the daemon's entry" ||
+            e2e_fail "$model: 'hellosplit learned list' shows the daemon's entry" "$(cat "$T/list.out")"
+        expect_ok "$model: 'hellosplit learned forget $B' succeeds" "$HS_BIN" learned --state "$STATE" forget "$B"
+        expect_eq "$model: forgotten, the site has no entry" "-" "$(learned site blocked.example)"
+    fi
 done
 
 section "reassembling: no split gets through"
