@@ -180,6 +180,11 @@ static void check_engine(struct doctor *d, const struct config *cfg)
 		doctor_ok("engine: nfqueue (--engine nfqueue)");
 		return;
 	}
+	if (cfg->learn && cfg->engine_kind == ENGINE_KIND_AUTO) {
+		doctor_ok("engine: nfqueue (learning, on by default, needs the servers' answers; --no-learn lets auto "
+			  "choose tc)");
+		return;
+	}
 	if (flag) {
 		snprintf(line, sizeof(line), "engine: %s: the tc engine cannot serve %s", cfg->engine_kind ==
 			 ENGINE_KIND_TC ? "--engine tc refuses to start" : "nfqueue", flag);
