@@ -610,7 +610,8 @@ static __always_inline void plan(struct scratch *sc, struct flow *f, __u32 windo
 
 /* A flow line for -v; the name is taken from the walked bytes in scratch's
  * hello buffer (sni_off into it). */
-static __always_inline void event(struct pkt *p, struct flow *f, __u8 outcome, __u32 sni_off, __u32 sni_len)
+static __always_inline void event(const struct scratch *sc, struct pkt *p, struct flow *f, __u8 outcome,
+				  __u32 sni_off, __u32 sni_len)
 {
 	struct tc_event *ev;
 	int i;
@@ -638,13 +639,12 @@ static __always_inline void event(struct pkt *p, struct flow *f, __u8 outcome, _
 		OPAQUE(n);
 		n &= TC_SNI_MAX - 1;
 
-		__u32 zero = 0, off = sni_off;
-		struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
+		__u32 off = sni_off;
 
 		/* from the walked bytes: with a carry, the name may start in the
 		 * packet before */
 		OPAQUE(off);
-		if (sc && n >= 1 && off <= HELLO_BUF - TC_SNI_MAX) {
+		if (n >= 1 && off <= HELLO_BUF - TC_SNI_MAX) {
 			__builtin_memcpy(ev->sni, sc->hello + off, TC_SNI_MAX);
 			ev->sni_len = n;
 		}
@@ -720,7 +720,7 @@ static __always_inline int first_payload(struct __sk_buff *skb, struct pkt *p, s
 		    h[5] != 0x01) {
 			f->state = FLOW_DONE;
 			count(TC_C_NOT_TLS);
-			event(p, f, TC_EV_NOT_TLS, 0, 0);
+			event(sc, p, f, TC_EV_NOT_TLS, 0, 0);
 			return -1;
 		}
 		window = 5 + ((__u32)h[3] << 8 | h[4]);
@@ -733,15 +733,11 @@ static __always_inline int first_payload(struct __sk_buff *skb, struct pkt *p, s
 			if (r == 0) {
 				mid = midsld(sc, sni_off, sni_len);
 				have_sni = 1;
-			} else if (r == -2 && avail < window) {
-				/* go on with the extensions in the packet that has them */
-				f->pending = 1;
-				f->walk_off = sc->w.off;
-				f->walk_end = sc->w.end;
-				count(TC_C_SNI_LATER);
-			} else if (r == -3 && avail < window && n == avail && sc->w.off < n &&
-				   !save_carry(skb, p, f, sc, sc->w.off, n - sc->w.off)) {
-				/* the extension crosses into the next packet: walked there */
+			} else if ((r == -2 && avail < window) ||
+				   (r == -3 && avail < window && n == avail && sc->w.off < n &&
+				    !save_carry(skb, p, f, sc, sc->w.off, n - sc->w.off))) {
+				/* go on with the extensions in the packet that has them
+				 * (-3: over this packet's tail, kept as a carry) */
 				f->pending = 1;
 				f->walk_off = sc->w.off;
 				f->walk_end = sc->w.end;
@@ -757,7 +753,7 @@ static __always_inline int first_payload(struct __sk_buff *skb, struct pkt *p, s
 	f->seen_end = p->plen;
 	f->state = FLOW_SPLIT;
 	count(TC_C_SPLIT);
-	event(p, f, TC_EV_SPLIT, sni_off, sni_len);
+	event(sc, p, f, TC_EV_SPLIT, sni_off, sni_len);
 	return 0;
 }
 
@@ -851,7 +847,7 @@ __attribute__((noinline)) int hs_more(struct __sk_buff *skb, __u32 nh, __u32 rel
 	sni_len = sc->w.sni_len;
 	mid = midsld(sc, sni_off, sni_len);
 	plan(sc, f, f->window, 1, sni_off + start, sni_len, mid);
-	event(&p, f, TC_EV_SPLIT, sni_off, sni_len);
+	event(sc, &p, f, TC_EV_SPLIT, sni_off, sni_len);
 	return 0;
 }
 
@@ -910,7 +906,7 @@ __attribute__((noinline)) int hs_cut(struct __sk_buff *skb, __u32 nh, __u32 rel)
 	if (prev < p.plen || np < 2) {
 		count(TC_C_TOO_BIG);
 		f->state = FLOW_DONE;
-		event(&p, f, TC_EV_TOO_BIG, 0, 0);
+		event(sc, &p, f, TC_EV_TOO_BIG, 0, 0);
 		return TC_ACT_UNSPEC;
 	}
 	if (checksum_partial(skb, &p, &partial)) {
@@ -943,7 +939,7 @@ __attribute__((noinline)) int hs_cut(struct __sk_buff *skb, __u32 nh, __u32 rel)
 		count(TC_C_EMIT);
 		if (++f->fails >= cfg.max_fails)
 			f->state = FLOW_DONE;
-		event(&p, f, TC_EV_EMIT, 0, 0);
+		event(sc, &p, f, TC_EV_EMIT, 0, 0);
 		return TC_ACT_UNSPEC;
 	}
 	/* the original becomes the last piece: run() trims it (one call level
