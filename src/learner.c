@@ -64,6 +64,13 @@ static int load_state(struct learner *lr)
 	return 0;
 }
 
+static struct learner *running;
+
+struct learner *learner_running(void)
+{
+	return running;
+}
+
 int learner_init(struct learner *lr, const struct config *cfg, uint64_t now_s, learner_save_fn save, void *save_ctx)
 {
 	struct ladder ladder;
@@ -91,11 +98,14 @@ int learner_init(struct learner *lr, const struct config *cfg, uint64_t now_s, l
 		learn_free(&lr->learn);
 		return -EINVAL;
 	}
+	running = lr;
 	return load_state(lr);
 }
 
 void learner_free(struct learner *lr)
 {
+	if (running == lr)
+		running = NULL;
 	learn_free(&lr->learn);
 	free(lr->text);
 	lr->text = NULL;
@@ -173,12 +183,19 @@ void learner_choose(void *ctx, const uint8_t *name, uint32_t len, struct engine_
 	learn_lookup(&lr->learn, name, len, lr->now_s, &a);
 	c->spec = a.spec;
 	c->rung = a.rung;
-	if (a.source == LEARN_FROM_PIN || a.source == LEARN_FROM_GAVE_UP)
-		snprintf(lr->why, sizeof(lr->why), "%s", source_names[a.source]);
+	c->why = learner_why(lr, a.rung, a.source);
+}
+
+const char *learner_why(struct learner *lr, int rung, enum learn_source source)
+{
+	if ((unsigned)source > LEARN_FROM_GAVE_UP)
+		source = LEARN_FROM_DEFAULT;
+	if (source == LEARN_FROM_PIN || source == LEARN_FROM_GAVE_UP || rung < 0 || rung >= lr->learn.ladder.count)
+		snprintf(lr->why, sizeof(lr->why), "%s", source_names[source]);
 	else
-		snprintf(lr->why, sizeof(lr->why), "rung %d (%s): %s", a.rung, lr->learn.ladder.rungs[a.rung].text,
-			 source_names[a.source]);
-	c->why = lr->why;
+		snprintf(lr->why, sizeof(lr->why), "rung %d (%s): %s", rung, lr->learn.ladder.rungs[rung].text,
+			 source_names[source]);
+	return lr->why;
 }
 
 static const char *const outcome_names[] = {

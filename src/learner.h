@@ -47,6 +47,15 @@ void learner_free(struct learner *lr);
 void learner_choose(void *ctx, const uint8_t *name, uint32_t len, struct engine_choice *c);
 enum engine_learned learner_outcome(void *ctx, const struct engine_outcome_event *ev);
 
+/* The -v reason of a choice (engine_choice.why): "rung 1 (midsld): learned
+ * for its site", "pinned (--pin)"... into lr->why; returns it. */
+const char *learner_why(struct learner *lr, int rung, enum learn_source source);
+
+/* The learner daemon_loop set up (learner_init, not freed yet), or NULL:
+ * for an adapter that chooses and observes outside the engine (the tc
+ * engine: the kernel chooses, user space feeds the outcomes). */
+struct learner *learner_running(void);
+
 /* Saves when a change is LEARNER_SAVE_DELAY_MS old (force: now, if any).
  * Returns the learned entries held (for the learned_sites gauge). */
 uint32_t learner_tick(struct learner *lr, uint64_t now_ms, int force);

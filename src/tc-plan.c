@@ -15,8 +15,6 @@ const char *tc_plan_refusal(const struct config *cfg)
 		return "--mss";
 	if (cfg->rules == RULES_NONE)
 		return "--rules none";
-	if (cfg->pins)
-		return "--pin";
 	return NULL;
 }
 
@@ -101,8 +99,84 @@ void tc_plan_config(const struct config *cfg, struct tc_config *out)
 	out->npos = (uint32_t)i;
 	out->immediate = cfg->engine.mode == SPLIT_MODE_IMMEDIATE;
 	out->observe = !!cfg->engine.observe;
-	out->events = cfg->verbose > 0;
+	out->events = cfg->verbose > 0 || cfg->learn;   /* learning: the hello events carry the names */
 	out->max_fails = 3;
+	out->learn = !!cfg->learn;
+	out->pins = cfg->learn && cfg->pins;
+}
+
+uint64_t tc_plan_hash(const char *name, size_t len, uint64_t *suffixes, int max, int *nsuffixes)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+	int n = 0;
+	size_t i;
+
+	if (len && name[len - 1] == '.')
+		len--;
+	for (i = len; i-- > 0;) {
+		unsigned c = (unsigned char)name[i];
+
+		if (c >= 'A' && c <= 'Z')
+			c += 'a' - 'A';
+		h = (h ^ c) * 0x100000001b3ull;
+		if ((i == 0 || name[i - 1] == '.') && n < max && suffixes)
+			suffixes[n++] = h;
+	}
+	if (nsuffixes)
+		*nsuffixes = n;
+	return h;
+}
+
+void tc_plan_rung(const struct split_spec *spec, struct tc_rung *out)
+{
+	int i;
+
+	memset(out, 0, sizeof(*out));
+	for (i = 0; i < spec->count && i < TC_MAX_POSITIONS; i++) {
+		out->pos[i].marker = spec->pos[i].marker;
+		out->pos[i].delta = spec->pos[i].delta;
+	}
+	out->npos = (uint32_t)i;
+}
+
+int tc_plan_entry(const struct learn_entry *e, uint64_t now, struct tc_site_key *key, struct tc_site *value)
+{
+	memset(key, 0, sizeof(*key));
+	memset(value, 0, sizeof(*value));
+	switch (e->kind) {
+	case LEARN_PIN:
+		key->kind = TC_KIND_PIN;
+		value->rung = TC_PIN_RUNG0 + e->rung;
+		break;
+	case LEARN_NAME:
+	case LEARN_SITE:
+		if (now >= e->expires)
+			return -1;
+		key->kind = e->kind == LEARN_NAME ? TC_KIND_NAME : TC_KIND_SITE;
+		value->rung = e->rung;
+		value->gave_up = e->state == LEARN_GAVE_UP;
+		break;
+	default:
+		return -1;
+	}
+	key->hash = tc_plan_hash(e->name, strlen(e->name), NULL, 0, NULL);
+	return 0;
+}
+
+enum learn_source tc_plan_source(unsigned src)
+{
+	switch (src) {
+	case TC_SRC_NAME:
+		return LEARN_FROM_NAME;
+	case TC_SRC_SITE:
+		return LEARN_FROM_SITE;
+	case TC_SRC_PIN:
+		return LEARN_FROM_PIN;
+	case TC_SRC_GAVE_UP:
+		return LEARN_FROM_GAVE_UP;
+	default:
+		return LEARN_FROM_DEFAULT;
+	}
 }
 
 void tc_plan_stats(const uint64_t c[TC_C_COUNT], struct stats *s)
@@ -120,4 +194,7 @@ void tc_plan_stats(const uint64_t c[TC_C_COUNT], struct stats *s)
 	s->pass_malformed = c[TC_C_MALFORMED];
 	s->pass_fragment = c[TC_C_FRAGMENT];
 	s->pass_ipv6_ext = c[TC_C_IPV6_EXT];
+	s->pass_learned = c[TC_C_PASS_LEARNED];
+	s->replies_seen = c[TC_C_REPLIES];
+	s->learn_unobserved = c[TC_C_EVENT_LOST];
 }

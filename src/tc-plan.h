@@ -8,6 +8,7 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "learn.h"
 #include "stats.h"
 #include "tc-abi.h"
 
@@ -31,9 +32,8 @@ enum tc_iface_kind {
 #define TC_ARPHRD_NONE 65534u
 
 /* NULL when the tc engine serves every option of cfg; else the option it
- * cannot serve, as the user wrote it ("--hostlist"). --learn (on by
- * default) is not refused: the tc engine runs with learning off, said once
- * (daemon-linux.c). */
+ * cannot serve, as the user wrote it ("--hostlist"). Learning (--learn,
+ * --pin, --observe) is served. */
 const char *tc_plan_refusal(const struct config *cfg);
 
 /* How the engine treats interface name, of link type type (ARPHRD_*) and
@@ -45,6 +45,27 @@ const char *tc_plan_link_name(unsigned type);
 
 /* The program's .rodata configuration for cfg. */
 void tc_plan_config(const struct config *cfg, struct tc_config *out);
+
+/* ---- learning: what user space writes into the program's maps */
+
+/* The learned map's hash of a name (len bytes, any case, a trailing dot
+ * ignored): 64-bit FNV-1a over the lowercased bytes from the last to the
+ * first, so that the state after each label's first byte is the hash of the
+ * suffix from there (tc.bpf.c's hash_step computes every label-boundary
+ * suffix of a hello's name in one pass). suffixes (may be NULL) gets the
+ * suffixes' hashes, shortest first, at most max; returns how many there
+ * are (the last one is the whole name's when it fits). */
+uint64_t tc_plan_hash(const char *name, size_t len, uint64_t *suffixes, int max, int *nsuffixes);
+
+/* One rung's positions, from a --split-at spec. */
+void tc_plan_rung(const struct split_spec *spec, struct tc_rung *out);
+
+/* The learned map's entry for one learned entry or pin (learn.c): 0 with
+ * key and value, or -1 when it has none (a free slot, expired at now). */
+int tc_plan_entry(const struct learn_entry *e, uint64_t now, struct tc_site_key *key, struct tc_site *value);
+
+/* The learn_source of a hello event's TC_SRC_*. */
+enum learn_source tc_plan_source(unsigned src);
 
 /* The program's counters (summed over the CPUs) as struct stats. */
 void tc_plan_stats(const uint64_t c[TC_C_COUNT], struct stats *s);

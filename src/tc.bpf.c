@@ -31,6 +31,8 @@ typedef __u8 uint8_t;
 typedef __u16 uint16_t;
 typedef __u32 uint32_t;
 typedef __s32 int32_t;
+typedef __u64 uint64_t;
+typedef __s16 int16_t;
 #include "tc-abi.h"
 
 char LICENSE[] SEC("license") = "GPL";
@@ -66,6 +68,10 @@ struct flow {
 	__u8 ncuts, state, fails;
 	__u8 pending;           /* the hostname comes in a later packet */
 	__u16 carry;            /* bytes of the previous packet kept in carries (from walk_off) */
+	__u8 await;             /* learning: split at a rung, its first answer not seen yet */
+	__u8 retrans;           /* learning: retransmissions of the hello while awaiting (SILENT at the limit) */
+	__s16 rung;             /* learning: the rung the cuts came from, -1: none (no report) */
+	__u16 source;           /* learning: TC_SRC_* */
 };
 
 /* The tail of a packet that ends inside the hostname's extension (its
@@ -93,6 +99,14 @@ struct dots {
 	__u32 base, end, start, last_dot, found;
 };
 
+/* The hostname's hash walk (name_hashes): back to front, the FNV-1a state
+ * after each label's first byte is that suffix's hash. */
+struct hashes {
+	__u64 h;
+	__u32 base, len, n;
+	__u64 suffix[TC_SUFFIXES];      /* shortest first: com, example.com, ... */
+};
+
 struct scratch {
 	__u32 active, start, end, mark, partial, failed;
 	__u32 lc[TC_MAX_POSITIONS];     /* hs_cut: the cuts inside this packet */
@@ -101,6 +115,8 @@ struct scratch {
 	__u8 hello[HELLO_BUF];          /* hs_first: the hello's first bytes */
 	struct ext_walk w;
 	struct dots d;
+	struct hashes hs;
+	struct tc_rung def;             /* rung 0 when learning is off: cfg's positions */
 };
 
 struct {
@@ -130,6 +146,22 @@ struct {
 	__type(key, __u32);
 	__type(value, struct scratch);
 } scratch SEC(".maps");
+
+/* Learning: the ladder's rungs and the pins' positions (tc-plan.c fills
+ * them from the learner's ladder), and the learned entries by name hash. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, TC_RUNGS);
+	__type(key, __u32);
+	__type(value, struct tc_rung);
+} rungs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, TC_SITES);
+	__type(key, struct tc_site_key);
+	__type(value, struct tc_site);
+} learned SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -168,7 +200,7 @@ static __always_inline void count_n(__u32 idx, __u64 n)
 
 /* 0: a TCP packet to a target port, parsed; 1: not ours, pass. counting:
  * the packet's first look (the others, of the same packet, count nothing). */
-static __always_inline int parse(struct __sk_buff *skb, __u32 nh, struct pkt *p, int counting)
+static __always_inline int parse_dir(struct __sk_buff *skb, __u32 nh, struct pkt *p, int counting, int in)
 {
 	struct tcphdr th;
 	__u32 l4len;
@@ -200,8 +232,9 @@ static __always_inline int parse(struct __sk_buff *skb, __u32 nh, struct pkt *p,
 		}
 		l4len = p->iplen - p->ihl;
 		p->key.family = 4;
-		__builtin_memcpy(p->key.saddr, &ip.saddr, 4);
-		__builtin_memcpy(p->key.daddr, &ip.daddr, 4);
+		/* in: a server's answer, keyed as the client's flow */
+		__builtin_memcpy(p->key.saddr, in ? &ip.daddr : &ip.saddr, 4);
+		__builtin_memcpy(p->key.daddr, in ? &ip.saddr : &ip.daddr, 4);
 	} else if (skb->protocol == bpf_htons(ETH_P_IPV6)) {
 		struct ipv6hdr ip6;
 
@@ -218,15 +251,15 @@ static __always_inline int parse(struct __sk_buff *skb, __u32 nh, struct pkt *p,
 		p->iplen = bpf_ntohs(ip6.payload_len);
 		l4len = p->iplen;
 		p->key.family = 6;
-		__builtin_memcpy(p->key.saddr, &ip6.saddr, 16);
-		__builtin_memcpy(p->key.daddr, &ip6.daddr, 16);
+		__builtin_memcpy(p->key.saddr, in ? &ip6.daddr : &ip6.saddr, 16);
+		__builtin_memcpy(p->key.daddr, in ? &ip6.saddr : &ip6.daddr, 16);
 	} else {
 		return 1;
 	}
 	p->l4 = nh + p->ihl;
 	if (bpf_skb_load_bytes(skb, p->l4, &th, sizeof(th)))
 		return 1;
-	port = bpf_ntohs(th.dest);
+	port = bpf_ntohs(in ? th.source : th.dest);
 	if (!(cfg.ports[port >> 3] & (1u << (port & 7))))
 		return 1;
 	count_if(counting, TC_C_PACKETS);
@@ -241,9 +274,14 @@ static __always_inline int parse(struct __sk_buff *skb, __u32 nh, struct pkt *p,
 	p->seq = bpf_ntohl(th.seq);
 	__builtin_memcpy(&fl, (__u8 *)&th + 13, 1);
 	p->flags = fl;
-	p->key.sport = bpf_ntohs(th.source);
+	p->key.sport = bpf_ntohs(in ? th.dest : th.source);
 	p->key.dport = port;
 	return 0;
+}
+
+static __always_inline int parse(struct __sk_buff *skb, __u32 nh, struct pkt *p, int counting)
+{
+	return parse_dir(skb, nh, p, counting, 0);
 }
 
 /* The full TCP checksum of the packet as it is now, into its field. */
@@ -543,24 +581,156 @@ static __always_inline __u32 midsld(struct scratch *sc, __u32 off, __u32 len)
 	return d->start + (d->last_dot - 1 - d->start) / 2;
 }
 
+/* ---- learning: the rung of a hostname, and the outcome of its flow */
+
+#define FNV_BASIS 0xcbf29ce484222325ull
+#define FNV_PRIME 0x100000001b3ull
+
+/* bpf_loop's step of the name hash over byte len - 1 - i (back to front,
+ * lowercased): FNV-1a of the reversed name, so the state after a label's
+ * first byte is the hash of the suffix from that label on (tc_plan_hash). */
+static long hash_step(__u32 i, void *ctx)
+{
+	__u32 zero = 0, pos, c;
+	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
+	struct hashes *hs;
+
+	(void)ctx;
+	if (!sc)
+		return 1;
+	hs = &sc->hs;
+	if (i >= hs->len)
+		return 1;
+	pos = hs->len - 1 - i;
+	c = hb8(sc, hs->base + pos);
+	if (c >= 'A' && c <= 'Z')
+		c += 'a' - 'A';
+	hs->h = (hs->h ^ c) * FNV_PRIME;
+	if ((pos == 0 || hb8(sc, hs->base + pos - 1) == '.') && hs->n < TC_SUFFIXES) {
+		hs->suffix[hs->n & (TC_SUFFIXES - 1)] = hs->h;
+		hs->n++;
+	}
+	return 0;
+}
+
+/* The learned entry of one kind for a hash: 0 and *out, or -1. */
+static __always_inline int learned_of(__u64 hash, __u32 kind, struct tc_site *out)
+{
+	struct tc_site_key k = {.hash = hash, .kind = kind};
+	struct tc_site *v = bpf_map_lookup_elem(&learned, &k);
+
+	if (!v)
+		return -1;
+	*out = *v;
+	return 0;
+}
+
+/* The rung for the hostname (sni_len bytes at sni_off of the hello
+ * buffer), in learn_lookup's order: a pin (the longest matching domain),
+ * the name's own entry, its site's (the one label-boundary suffix that has
+ * a site entry), else rung 0. Sets the flow's rung and source; returns the
+ * rung's positions (NULL: --split-at's, rung 0), *pass = 1 when the site
+ * gave up (pass unsplit). A hash collision only picks another rung of the
+ * ladder for the hello: still split only, never a changed byte. */
+static __always_inline const struct tc_rung *choose(struct scratch *sc, struct flow *f, __u32 sni_off, __u32 sni_len,
+						    int *pass)
+{
+	struct hashes *hs = &sc->hs;
+	struct tc_site pin = {}, site = {}, name = {}, v;
+	int have_pin = 0, have_site = 0, have_name;
+	__u32 i, rung;
+
+	*pass = 0;
+	f->rung = 0;
+	f->source = TC_SRC_DEFAULT;
+	hs->h = FNV_BASIS;
+	hs->base = sni_off;
+	hs->len = sni_len;
+	hs->n = 0;
+	if (sni_len && hb8(sc, sni_off + sni_len - 1) == '.')
+		hs->len--;              /* a trailing dot is not part of the name */
+	bpf_loop(255, hash_step, NULL, 0);
+	for (i = 0; i < TC_SUFFIXES; i++) {
+		__u64 h;
+
+		if (i >= hs->n)
+			break;
+		h = hs->suffix[i & (TC_SUFFIXES - 1)];
+		if (cfg.pins && !learned_of(h, TC_KIND_PIN, &v)) {
+			pin = v;        /* shortest first: the longest match wins */
+			have_pin = 1;
+		}
+		if (!have_site && !learned_of(h, TC_KIND_SITE, &v)) {
+			site = v;
+			have_site = 1;
+		}
+	}
+	have_name = !learned_of(hs->h, TC_KIND_NAME, &name);
+	if (have_pin) {
+		f->source = TC_SRC_PIN;
+		f->rung = -1;           /* the user's: never reported */
+		rung = pin.rung;
+	} else if (have_name || have_site) {
+		v = have_name ? name : site;
+		if (v.gave_up) {
+			f->source = TC_SRC_GAVE_UP;
+			f->rung = -1;
+			*pass = 1;
+			return NULL;
+		}
+		f->source = have_name ? TC_SRC_NAME : TC_SRC_SITE;
+		rung = v.rung;
+		f->rung = (__s16)rung;
+	} else {
+		return NULL;
+	}
+	if (rung == 0 || rung >= TC_RUNGS)
+		return NULL;
+	return bpf_map_lookup_elem(&rungs, &rung);
+}
+
+/* A split flow's outcome (learning), once: the tuple and the rung. */
+static __always_inline void outcome(struct pkt *p, struct flow *f, __u8 what)
+{
+	struct tc_event *ev;
+
+	f->await = 0;
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		count(TC_C_EVENT_LOST);
+		return;
+	}
+	__builtin_memset(ev, 0, sizeof(*ev));
+	__builtin_memcpy(ev->saddr, p->key.saddr, 16);
+	__builtin_memcpy(ev->daddr, p->key.daddr, 16);
+	ev->sport = p->key.sport;
+	ev->dport = p->key.dport;
+	ev->family = p->key.family;
+	ev->outcome = what;
+	ev->rung = f->rung;
+	ev->source = (__u8)f->source;
+	bpf_ringbuf_submit(ev, 0);
+}
+
 /* The cuts of a hello of window bytes into the flow: sorted, without
  * duplicates, inside (0, window); none left: 5, as split_plan does. The
  * candidates sort in the scratch map (the verifier does not track its
  * contents: few states). */
 static __always_inline void plan(struct scratch *sc, struct flow *f, __u32 window, int have_sni, __u32 sni_off,
-				 __u32 sni_len, __u32 mid)
+				 __u32 sni_len, __u32 mid, const struct tc_rung *r)
 {
-	__u32 n = 0, k = 0, last = 0, i, j;
+	__u32 n = 0, k = 0, last = 0, i, j, npos = r ? r->npos : cfg.npos;
 
 	for (i = 0; i < TC_MAX_POSITIONS; i++) {
 		__u32 marker;
-		__s64 at;
+		__s64 at, delta;
 
-		if (i >= cfg.npos)
+		if (i >= npos)
 			break;
-		marker = cfg.pos[i & (TC_MAX_POSITIONS - 1)].marker;
+		marker = r ? r->pos[i & (TC_MAX_POSITIONS - 1)].marker : cfg.pos[i & (TC_MAX_POSITIONS - 1)].marker;
+		delta = r ? r->pos[i & (TC_MAX_POSITIONS - 1)].delta : cfg.pos[i & (TC_MAX_POSITIONS - 1)].delta;
 		if (marker == TC_POS_ABS) {
-			at = cfg.pos[i & (TC_MAX_POSITIONS - 1)].delta;
+			at = delta;
 		} else {
 			if (!have_sni)
 				continue;
@@ -569,7 +739,7 @@ static __always_inline void plan(struct scratch *sc, struct flow *f, __u32 windo
 				at += sni_len;
 			else if (marker == TC_POS_MIDSLD)
 				at += mid;
-			at += cfg.pos[i & (TC_MAX_POSITIONS - 1)].delta;
+			at += delta;
 		}
 		if (at <= 0 || at >= window)
 			continue;
@@ -619,8 +789,11 @@ static __always_inline void event(const struct scratch *sc, struct pkt *p, struc
 	if (!cfg.events)
 		return;
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (!ev)
+	if (!ev) {
+		count(TC_C_EVENT_LOST);
+		f->await = 0;           /* its outcome would come without its name */
 		return;
+	}
 	__builtin_memcpy(ev->saddr, p->key.saddr, 16);
 	__builtin_memcpy(ev->daddr, p->key.daddr, 16);
 	ev->sport = p->key.sport;
@@ -629,6 +802,8 @@ static __always_inline void event(const struct scratch *sc, struct pkt *p, struc
 	ev->outcome = outcome;
 	ev->ncuts = f->ncuts;
 	ev->window = f->window;
+	ev->rung = f->rung;
+	ev->source = (__u8)f->source;
 #pragma unroll
 	for (i = 0; i < TC_MAX_POSITIONS; i++)
 		ev->cuts[i] = f->cuts[i];
@@ -709,7 +884,8 @@ static __always_inline int save_carry(struct __sk_buff *skb, struct pkt *p, stru
 static __always_inline int first_payload(struct __sk_buff *skb, struct pkt *p, struct flow *f, struct scratch *sc)
 {
 	__u32 window, avail, n, sni_off = 0, sni_len = 0, mid = 0;
-	int have_sni = 0, r;
+	const struct tc_rung *rung = NULL;
+	int have_sni = 0, r, pass = 0;
 
 	if (cfg.immediate) {
 		window = p->plen;
@@ -733,6 +909,8 @@ static __always_inline int first_payload(struct __sk_buff *skb, struct pkt *p, s
 			if (r == 0) {
 				mid = midsld(sc, sni_off, sni_len);
 				have_sni = 1;
+				if (cfg.learn)
+					rung = choose(sc, f, sni_off, sni_len, &pass);
 			} else if ((r == -2 && avail < window) ||
 				   (r == -3 && avail < window && n == avail && sc->w.off < n &&
 				    !save_carry(skb, p, f, sc, sc->w.off, n - sc->w.off))) {
@@ -749,9 +927,16 @@ static __always_inline int first_payload(struct __sk_buff *skb, struct pkt *p, s
 		if (!have_sni)
 			sni_len = 0;
 	}
-	plan(sc, f, window, have_sni, sni_off, sni_len, mid);
+	if (pass) {
+		f->state = FLOW_DONE;
+		count(TC_C_PASS_LEARNED);
+		event(sc, p, f, TC_EV_PASS_LEARNED, sni_off, sni_len);
+		return -1;
+	}
+	plan(sc, f, window, have_sni, sni_off, sni_len, mid, rung);
 	f->seen_end = p->plen;
 	f->state = FLOW_SPLIT;
+	f->await = cfg.learn && have_sni && f->rung >= 0;
 	count(TC_C_SPLIT);
 	event(sc, p, f, TC_EV_SPLIT, sni_off, sni_len);
 	return 0;
@@ -782,9 +967,10 @@ __attribute__((noinline)) int hs_more(struct __sk_buff *skb, __u32 nh, __u32 rel
 {
 	__u32 zero = 0, n, mid, sni_off, sni_len, clen = 0, start = rel;
 	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
+	const struct tc_rung *rung = NULL;
 	struct flow *f;
 	struct pkt p;
-	int err;
+	int err, pass = 0;
 
 	if (!skb || !sc || parse(skb, nh, &p, 0))
 		return -1;
@@ -846,7 +1032,18 @@ __attribute__((noinline)) int hs_more(struct __sk_buff *skb, __u32 nh, __u32 rel
 	sni_off = sc->w.sni_off;
 	sni_len = sc->w.sni_len;
 	mid = midsld(sc, sni_off, sni_len);
-	plan(sc, f, f->window, 1, sni_off + start, sni_len, mid);
+	if (cfg.learn)
+		rung = choose(sc, f, sni_off, sni_len, &pass);
+	if (pass) {
+		/* the packets before went cut at rung 0; from here on, whole */
+		f->ncuts = 0;
+		f->state = FLOW_DONE;
+		count(TC_C_PASS_LEARNED);
+		event(sc, &p, f, TC_EV_PASS_LEARNED, sni_off, sni_len);
+		return -1;
+	}
+	plan(sc, f, f->window, 1, sni_off + start, sni_len, mid, rung);
+	f->await = cfg.learn && f->rung >= 0;
 	event(sc, &p, f, TC_EV_SPLIT, sni_off, sni_len);
 	return 0;
 }
@@ -972,6 +1169,7 @@ static __always_inline int run(struct __sk_buff *skb, __u32 nh)
 		}
 		nf.base = p.seq + 1;
 		nf.state = FLOW_NEW;
+		nf.rung = -1;
 		bpf_map_update_elem(&flows, &p.key, &nf, BPF_ANY);
 		count(TC_C_FLOWS);
 		return TC_ACT_UNSPEC;
@@ -995,9 +1193,12 @@ static __always_inline int run(struct __sk_buff *skb, __u32 nh)
 				f->state = FLOW_DONE;   /* past the hello: nothing more to cut */
 			return TC_ACT_UNSPEC;
 		}
-		if (rel < f->seen_end)
+		if (rel < f->seen_end) {
 			count(TC_C_RESPLIT);
-		else
+			/* the hello again, still unanswered: a censor that drops it, at last */
+			if (f->await && ++f->retrans >= TC_SILENT_RETRANSMITS)
+				outcome(&p, f, TC_EV_SILENT);
+		} else
 			f->seen_end = rel + p.plen;
 		if (f->pending && (f->carry ? rel == f->walk_off + f->carry :
 				   rel <= f->walk_off && f->walk_off - rel < p.plen))
@@ -1015,6 +1216,45 @@ static __always_inline int run(struct __sk_buff *skb, __u32 nh)
 	}
 	count(TC_C_SEGMENTS);
 	return TC_ACT_UNSPEC;
+}
+
+/* Ingress (learning): a server's packet of a flow awaiting its first
+ * answer reports the flow's outcome, as engine_reply does: a reset, a TLS
+ * handshake record (success), or a FIN before any. Any other packet costs
+ * this parse and, from a target port, one flow lookup. Never changes a packet. */
+static __always_inline int answer(struct __sk_buff *skb, __u32 nh)
+{
+	struct flow *f;
+	struct pkt p;
+	__u8 h[3];
+
+	if (!cfg.learn || parse_dir(skb, nh, &p, 0, 1))
+		return TC_ACT_UNSPEC;
+	if (!p.plen && !(p.flags & (TCP_FLAG_RST | TCP_FLAG_FIN)))
+		return TC_ACT_UNSPEC;
+	f = bpf_map_lookup_elem(&flows, &p.key);
+	if (!f || !f->await)
+		return TC_ACT_UNSPEC;
+	count(TC_C_REPLIES);
+	if (p.flags & TCP_FLAG_RST)
+		outcome(&p, f, TC_EV_RESET);
+	else if (p.plen >= 3 && !bpf_skb_load_bytes(skb, p.pay, h, 3) && h[0] == 0x16 && h[1] == 0x03)
+		outcome(&p, f, TC_EV_ANSWER);
+	else if (p.flags & TCP_FLAG_FIN)
+		outcome(&p, f, TC_EV_FIN);
+	return TC_ACT_UNSPEC;
+}
+
+SEC("tc")
+int hellosplit_in_l2(struct __sk_buff *skb)
+{
+	return answer(skb, ETH_HLEN);
+}
+
+SEC("tc")
+int hellosplit_in_l3(struct __sk_buff *skb)
+{
+	return answer(skb, 0);
 }
 
 SEC("tc")

@@ -3,7 +3,14 @@
  * it is attached to the clsact egress hook of every interface the options
  * select, and of those that appear later (netlink link events); the loop
  * reads the flow lines of its ring buffer and its per-CPU counters. At exit
- * the filters go, and the clsact qdiscs hellosplit created. */
+ * the filters go, and the clsact qdiscs hellosplit created.
+ *
+ * Learning: the kernel chooses each named hello's rung (the rungs map, the
+ * ladder's positions; the learned map, the learner's entries by name hash,
+ * rewritten here whenever what is learned changes), and reports each split
+ * flow's outcome through the ring buffer (an ingress program on the same
+ * interfaces sees the servers' first answers); the outcomes feed the same
+ * learner the NFQUEUE engine feeds (learner.c). */
 #include "tc.h"
 
 #include <errno.h>
@@ -28,6 +35,9 @@
 #include <bpf/libbpf.h>
 
 #include "daemon.h"
+#include "file.h"
+#include "learned.h"
+#include "learner.h"
 #include "log.h"
 #include "tc-plan.h"
 #include "tc.skel.h"
@@ -39,6 +49,11 @@
 /* The clsact qdiscs hellosplit created, for --rules-remove after a kill -9:
  * one file per network namespace (its inode number). */
 #define TC_STATE_DIR "/run/hellosplit"
+/* Learning: the hello events' names by flow, until the flow's outcome
+ * comes (direct-mapped: a newer flow in the slot loses the older's report). */
+#define TC_NAMES 4096
+/* The learned map is rewritten at each change, and this often anyway (expiry). */
+#define TC_SYNC_S 60
 
 /* ---- libbpf's messages: kept for the error line, printed at -vv */
 
@@ -122,8 +137,25 @@ struct tc_iface {
 	int created;            /* hellosplit created its clsact qdisc */
 };
 
+struct tc_name {
+	uint8_t saddr[16], daddr[16];
+	uint16_t sport, dport;
+	uint8_t family, len, used;
+	int16_t rung;
+	uint8_t name[TC_SNI_MAX];
+};
+
 struct tc_daemon {
 	const struct config *cfg;
+	struct engine *engine;
+	struct learner *lr;     /* learning (daemon_loop's learner), or NULL */
+	uint64_t synced_changes, synced_at;
+	int synced, sync_failed;
+	uint64_t successes, failures, moves, gave_up, unmatched;
+	int learn_fd;           /* the --state file, opened before the privileges go */
+	const char *learn_path;
+	struct tc_name names[TC_NAMES];
+	struct tc_site_key want[TC_SITES], stale[TC_SITES];
 	struct tc_bpf *skel;
 	struct ring_buffer *ring;
 	struct tc_iface ifaces[TC_MAX_IFACES];
@@ -132,7 +164,6 @@ struct tc_daemon {
 	uid_t uid;
 	gid_t gid;
 	int (*drop)(uid_t, gid_t);
-	int learn_off;          /* --learn was asked for (the default): say it is off */
 	struct stats stats;
 	int stats_fd;           /* --stats-json, opened before the privileges go */
 	int state_fd;           /* the qdiscs created (state_file), likewise */
@@ -164,11 +195,61 @@ static int prog_fd(const struct tc_daemon *t, enum tc_iface_kind kind)
 	return bpf_program__fd(kind == TC_IFACE_L3 ? t->skel->progs.hellosplit_l3 : t->skel->progs.hellosplit_l2);
 }
 
+static int filter_is_ours(int ifindex, enum bpf_tc_attach_point point);
+
+/* The ingress program (learning: the servers' answers). */
+static int prog_in_fd(const struct tc_daemon *t, enum tc_iface_kind kind)
+{
+	return bpf_program__fd(kind == TC_IFACE_L3 ? t->skel->progs.hellosplit_in_l3 :
+			       t->skel->progs.hellosplit_in_l2);
+}
+
+static const char *point_name(enum bpf_tc_attach_point point)
+{
+	return point == BPF_TC_INGRESS ? "ingress" : "egress";
+}
+
+/* Attaches fd at hellosplit's handle and priority to one hook: 0 or -errno. */
+static int attach_filter(int ifindex, enum bpf_tc_attach_point point, int fd)
+{
+	struct bpf_tc_hook hook = {.sz = sizeof(struct bpf_tc_hook), .ifindex = ifindex, .attach_point = point};
+	struct bpf_tc_opts opts = {.sz = sizeof(struct bpf_tc_opts), .handle = TC_HANDLE, .priority = TC_PRIORITY,
+				   .prog_fd = fd};
+	int r = bpf_tc_attach(&hook, &opts);
+
+	if (r == -EEXIST && filter_is_ours(ifindex, point) == 1) {
+		/* left by a daemon killed with -9: take its place */
+		opts.flags = BPF_TC_F_REPLACE;
+		opts.prog_id = 0;
+		r = bpf_tc_attach(&hook, &opts);
+	}
+	return r;
+}
+
+/* Detaches hellosplit's filter from one hook (check: only if it runs one
+ * of hellosplit's programs). 0, or -errno said. */
+static int detach_filter(int ifindex, const char *name, enum bpf_tc_attach_point point, int check)
+{
+	struct bpf_tc_hook hook = {.sz = sizeof(struct bpf_tc_hook), .ifindex = ifindex, .attach_point = point};
+	struct bpf_tc_opts opts = {.sz = sizeof(struct bpf_tc_opts), .handle = TC_HANDLE, .priority = TC_PRIORITY};
+	int r;
+
+	if (check && filter_is_ours(ifindex, point) != 1)
+		return 0;
+	r = bpf_tc_detach(&hook, &opts);
+	if (r && r != -ENOENT && r != -ENODEV && r != -EINVAL) {
+		log_error("detaching the tc program from %s %s failed: %s. Remove it by hand: tc filter del dev %s "
+			  "%s handle 0x4853 prio 1 bpf", name, point_name(point), strerror(-r), name, point_name(point));
+		return r;
+	}
+	return 0;
+}
+
 /* 1 when the filter at hellosplit's handle and priority on ifindex is one of
  * hellosplit's programs, 0 when another's, -errno when there is none. */
-static int filter_is_ours(int ifindex)
+static int filter_is_ours(int ifindex, enum bpf_tc_attach_point point)
 {
-	struct bpf_tc_hook hook = {.sz = sizeof(struct bpf_tc_hook), .ifindex = ifindex, .attach_point = BPF_TC_EGRESS};
+	struct bpf_tc_hook hook = {.sz = sizeof(struct bpf_tc_hook), .ifindex = ifindex, .attach_point = point};
 	struct bpf_tc_opts opts = {.sz = sizeof(struct bpf_tc_opts), .handle = TC_HANDLE, .priority = TC_PRIORITY};
 	struct bpf_prog_info info;
 	__u32 len = sizeof(info);
@@ -256,8 +337,7 @@ static int open_state(void)
 static int attach(struct tc_daemon *t, int ifindex, const char *name, enum tc_iface_kind kind)
 {
 	struct bpf_tc_hook hook = {.sz = sizeof(struct bpf_tc_hook), .ifindex = ifindex, .attach_point = BPF_TC_EGRESS};
-	struct bpf_tc_opts opts = {.sz = sizeof(struct bpf_tc_opts), .handle = TC_HANDLE, .priority = TC_PRIORITY,
-				   .prog_fd = prog_fd(t, kind)};
+	enum bpf_tc_attach_point failed = BPF_TC_EGRESS;
 	struct tc_iface *ifc;
 	int r, created = 0;
 
@@ -274,16 +354,17 @@ static int attach(struct tc_daemon *t, int ifindex, const char *name, enum tc_if
 			  name, strerror(-r));
 		return r;
 	}
-	r = bpf_tc_attach(&hook, &opts);
-	if (r == -EEXIST && filter_is_ours(ifindex) == 1) {
-		/* left by a daemon killed with -9: take its place */
-		opts.flags = BPF_TC_F_REPLACE;
-		opts.prog_id = 0;
-		r = bpf_tc_attach(&hook, &opts);
+	r = attach_filter(ifindex, BPF_TC_EGRESS, prog_fd(t, kind));
+	if (!r && t->cfg->learn) {
+		/* the servers' answers come back on the interface the hello left by */
+		failed = BPF_TC_INGRESS;
+		if ((r = attach_filter(ifindex, BPF_TC_INGRESS, prog_in_fd(t, kind))) != 0)
+			detach_filter(ifindex, name, BPF_TC_EGRESS, 0);
 	}
 	if (r) {
-		log_error("attaching the tc program to %s failed: %s%s. Exclude it with --exclude-iface %s.", name,
-			  strerror(-r), r == -EEXIST ? " (another filter uses handle 0x4853 priority 1)" : "", name);
+		log_error("attaching the tc program to %s %s failed: %s%s. Exclude it with --exclude-iface %s.", name,
+			  point_name(failed), strerror(-r),
+			  r == -EEXIST ? " (another filter uses handle 0x4853 priority 1)" : "", name);
 		if (created) {
 			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
 			bpf_tc_hook_destroy(&hook);
@@ -304,16 +385,14 @@ static int attach(struct tc_daemon *t, int ifindex, const char *name, enum tc_if
  * it runs a program of hellosplit's, which needs CAP_SYS_ADMIN: the daemon
  * itself knows it attached it); removes the clsact qdisc if hellosplit
  * created it. */
-static void detach(int ifindex, const char *name, int created, int check, int verbose)
+static void detach(int ifindex, const char *name, int created, int check, int verbose, int ingress)
 {
 	struct bpf_tc_hook hook = {.sz = sizeof(struct bpf_tc_hook), .ifindex = ifindex, .attach_point = BPF_TC_EGRESS};
-	struct bpf_tc_opts opts = {.sz = sizeof(struct bpf_tc_opts), .handle = TC_HANDLE, .priority = TC_PRIORITY};
 	int r;
 
-	if ((!check || filter_is_ours(ifindex) == 1) && (r = bpf_tc_detach(&hook, &opts)) != 0 && r != -ENOENT &&
-	    r != -ENODEV && r != -EINVAL)
-		log_error("detaching the tc program from %s failed: %s. Remove it by hand: tc filter del dev %s "
-			  "egress handle 0x4853 prio 1 bpf", name, strerror(-r), name);
+	detach_filter(ifindex, name, BPF_TC_EGRESS, check);
+	if (ingress)
+		detach_filter(ifindex, name, BPF_TC_INGRESS, check);    /* learning's */
 	if (created) {
 		hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
 		r = bpf_tc_hook_destroy(&hook);
@@ -399,17 +478,165 @@ static int open_link_events(void)
 
 /* ---- the adapter */
 
+/* ---- learning: names by flow, outcomes, the learned map */
+
+static uint32_t tuple_slot(const uint8_t *saddr, const uint8_t *daddr, uint16_t sport, uint16_t dport)
+{
+	uint32_t h = 2166136261u;
+	int i;
+
+	for (i = 0; i < 16; i++)
+		h = (h ^ saddr[i]) * 16777619u ^ daddr[i];
+	h = (h ^ sport) * 16777619u;
+	h = (h ^ dport) * 16777619u;
+	return (h ^ (h >> 15)) & (TC_NAMES - 1);
+}
+
+static int same_tuple(const struct tc_name *n, const struct tc_event *ev)
+{
+	return n->used && n->family == ev->family && n->sport == ev->sport && n->dport == ev->dport &&
+	       !memcmp(n->saddr, ev->saddr, 16) && !memcmp(n->daddr, ev->daddr, 16);
+}
+
+/* A split hello's name and rung, kept until its outcome comes. */
+static void remember(struct tc_daemon *t, const struct tc_event *ev)
+{
+	struct tc_name *n = &t->names[tuple_slot(ev->saddr, ev->daddr, ev->sport, ev->dport)];
+
+	memcpy(n->saddr, ev->saddr, 16);
+	memcpy(n->daddr, ev->daddr, 16);
+	n->sport = ev->sport;
+	n->dport = ev->dport;
+	n->family = ev->family;
+	n->rung = ev->rung;
+	n->len = ev->sni_len;           /* at most TC_SNI_MAX - 1 */
+	memcpy(n->name, ev->sni, n->len);
+	n->used = 1;
+}
+
+/* Writes the learner's entries and pins into the learned map and removes
+ * what is no longer there: at each change (force), else every TC_SYNC_S
+ * (entries expire). */
+static void sync_learned(struct tc_daemon *t, int force)
+{
+	const struct learn *l = &t->lr->learn;
+	int fd = bpf_map__fd(t->skel->maps.learned);
+	uint64_t now = (uint64_t)time(NULL);
+	struct tc_site_key k, next, *prev = NULL;
+	struct tc_site v;
+	uint32_t i, nwant = 0, nstale = 0;
+	int failed = 0;
+
+	if (t->synced && !force && l->changes == t->synced_changes && now < t->synced_at + TC_SYNC_S)
+		return;
+	for (i = 0; i < l->high_water && nwant < TC_SITES; i++) {
+		if (tc_plan_entry(&l->entries[i], now, &k, &v))
+			continue;
+		if (bpf_map_update_elem(fd, &k, &v, BPF_ANY))
+			failed = errno;
+		else
+			t->want[nwant++] = k;
+	}
+	while (nstale < TC_SITES && !bpf_map_get_next_key(fd, prev, &next)) {
+		for (i = 0; i < nwant && memcmp(&t->want[i], &next, sizeof(next)); i++)
+			;
+		if (i == nwant)
+			t->stale[nstale++] = next;
+		k = next;
+		prev = &k;
+	}
+	for (i = 0; i < nstale; i++)
+		bpf_map_delete_elem(fd, &t->stale[i]);
+	if (failed && !t->sync_failed)
+		log_error("tc: writing the learned rungs into the kernel failed: %s; those sites are cut at rung 0 "
+			  "until the next change.", strerror(failed));
+	t->sync_failed = failed != 0;
+	t->synced = 1;
+	t->synced_changes = l->changes;
+	t->synced_at = now;
+}
+
+/* The ladder's rungs and the pins' positions into the rungs map (once). */
+static int write_rungs(struct tc_daemon *t)
+{
+	const struct learn *l = &t->lr->learn;
+	int fd = bpf_map__fd(t->skel->maps.rungs);
+	struct tc_rung r;
+	uint32_t i;
+
+	for (i = 0; i < (uint32_t)l->ladder.count + l->npins && i < TC_RUNGS; i++) {
+		uint32_t idx = i < (uint32_t)l->ladder.count ? i : TC_PIN_RUNG0 + i - (uint32_t)l->ladder.count;
+
+		tc_plan_rung(i < (uint32_t)l->ladder.count ? &l->ladder.rungs[i].spec :
+			     &l->pin_specs[i - (uint32_t)l->ladder.count], &r);
+		if (bpf_map_update_elem(fd, &idx, &r, BPF_ANY)) {
+			log_error("tc: writing rung %u into the kernel's rungs map failed: %s.", idx, strerror(errno));
+			return -errno;
+		}
+	}
+	return 0;
+}
+
+/* A split flow's outcome from the kernel: to the learner, as the NFQUEUE
+ * engine reports it. */
+static void on_outcome(struct tc_daemon *t, const struct tc_event *ev)
+{
+	static const enum engine_outcome outcomes[] = {ENGINE_OUTCOME_SUCCESS, ENGINE_OUTCOME_RESET,
+						       ENGINE_OUTCOME_FIN, ENGINE_OUTCOME_SILENT};
+	struct tc_name *n = &t->names[tuple_slot(ev->saddr, ev->daddr, ev->sport, ev->dport)];
+	struct engine_outcome_event oe;
+	enum engine_learned r;
+
+	if (!t->lr || ev->outcome > TC_EV_SILENT)
+		return;
+	if (!same_tuple(n, ev)) {
+		t->unmatched++;         /* its slot went to a newer flow: not learned from */
+		return;
+	}
+	memset(&oe, 0, sizeof(oe));
+	oe.src = ev->saddr;
+	oe.dst = ev->daddr;
+	oe.family = ev->family;
+	oe.sport = ev->sport;
+	oe.dport = ev->dport;
+	oe.name = n->name;
+	oe.name_len = n->len;
+	oe.rung = n->rung;
+	oe.outcome = outcomes[ev->outcome - TC_EV_ANSWER];
+	n->used = 0;
+	if (oe.outcome == ENGINE_OUTCOME_SUCCESS)
+		t->successes++;
+	else
+		t->failures++;
+	r = learner_outcome(t->lr, &oe);
+	if (r == ENGINE_LEARN_MOVED)
+		t->moves++;
+	else if (r == ENGINE_LEARN_GAVE_UP)
+		t->gave_up++;
+	sync_learned(t, 0);
+}
+
+/* ---- the adapter */
+
 static int flow_line(void *ctx, void *data, size_t size)
 {
 	static const char *const outcomes[] = {"split", "failopen_not_tls", "failopen_emit", "failopen_error",
-					       "failopen_overflow"};
+					       "failopen_overflow", "pass_learned"};
+	struct tc_daemon *t = ctx;
 	const struct tc_event *ev = data;
 	struct engine_flow_event fe;
 	uint32_t cuts[TC_MAX_POSITIONS];
 	int i;
 
-	(void)ctx;
 	if (size < sizeof(*ev))
+		return 0;
+	if (ev->outcome >= TC_EV_ANSWER) {
+		on_outcome(t, ev);
+		return 0;
+	}
+	if (t->lr && ev->outcome == TC_EV_SPLIT && ev->sni_len && ev->rung >= 0)
+		remember(t, ev);
+	if (!t->cfg->verbose)
 		return 0;
 	memset(&fe, 0, sizeof(fe));
 	fe.src = ev->saddr;
@@ -426,8 +653,35 @@ static int flow_line(void *ctx, void *data, size_t size)
 	fe.cuts = cuts;
 	fe.window_len = ev->window;
 	fe.observe = 0;
+	fe.rung = ev->rung;
+	if (t->lr && ev->sni_len && ev->outcome == TC_EV_SPLIT)
+		fe.chosen_by = learner_why(t->lr, ev->rung, tc_plan_source(ev->source));
 	log_flow_event(NULL, &fe);
 	return 0;
+}
+
+/* The learned state (learner_tick): as root, replaced atomically; as
+ * --user, rewritten in place through the descriptor opened as root (a
+ * write cut short by a crash loses the lines after it: the next start warns
+ * and keeps the rest). */
+static int tc_save_learned(void *ctx, const char *text, size_t len)
+{
+	struct tc_daemon *t = ctx;
+	int r;
+
+	if (geteuid() == 0 || t->learn_fd < 0) {
+		r = file_replace_private(t->learn_path, text, len);
+	} else {
+		r = 0;
+		if (ftruncate(t->learn_fd, 0) || pwrite(t->learn_fd, text, len, 0) != (ssize_t)len)
+			r = -errno;
+	}
+	if (r && !t->lr->save_failed) {
+		t->lr->save_failed = 1;
+		log_error("cannot write the learned state %s: %s. Give a writable file with --state FILE; learning "
+			  "goes on in memory.", t->learn_path, strerror(-r));
+	}
+	return r;
 }
 
 static int tc_start(void *ctx, struct engine *e)
@@ -437,7 +691,17 @@ static int tc_start(void *ctx, struct engine *e)
 	size_t k = 0;
 	int i, r;
 
-	(void)e;
+	t->engine = e;
+	if (t->cfg->learn) {
+		t->lr = learner_running();
+		if (!t->lr) {
+			log_error("tc: learning is on but no learner runs (an internal error); use --no-learn.");
+			return -EINVAL;
+		}
+		if ((r = write_rungs(t)) != 0)
+			return r;
+		sync_learned(t, 1);
+	}
 	rescan(t, 0);
 	if ((r = t->drop(t->uid, t->gid)) != 0) {
 		log_error("dropping privileges to uid %u gid %u failed: %s.", (unsigned)t->uid, (unsigned)t->gid,
@@ -449,9 +713,9 @@ static int tc_start(void *ctx, struct engine *e)
 		k += (size_t)snprintf(names + k, sizeof(names) - k, "%s%s", i ? ", " : "", t->ifaces[i].name);
 	log_info("running in the kernel (tc engine) on %d interface%s%s%s; no queue, no raw socket. Ctrl-C stops "
 		 "and detaches.", t->nifaces, t->nifaces == 1 ? "" : "s", t->nifaces ? ": " : "", names);
-	if (t->learn_off)
-		log_info("tc: learning is off with the tc engine: every hello is cut at --split-at "
-			 "(--engine nfqueue learns; --no-learn silences this).");
+	if (t->lr)
+		log_info("tc: learning on: %d rungs, %u entr%s learned; the servers' first answers are seen at ingress.",
+			 t->lr->learn.ladder.count, t->lr->learn.nlearned, t->lr->learn.nlearned == 1 ? "y" : "ies");
 	if (!t->nifaces)
 		log_info("tc: no interface selected yet; attaching to those that appear.");
 	return 0;
@@ -497,6 +761,8 @@ static int tc_receive(void *ctx, uint64_t now)
 		rescan(t, 1);
 	if (t->ring)
 		ring_buffer__consume(t->ring);
+	if (t->lr)
+		sync_learned(t, 0);
 	return 0;
 }
 
@@ -515,6 +781,13 @@ static const struct stats *tc_stats(void *ctx)
 			sum[i] += t->percpu[c];
 	}
 	tc_plan_stats(sum, &t->stats);
+	t->stats.learn_successes = t->successes;
+	t->stats.learn_failures = t->failures;
+	t->stats.learn_moves = t->moves;
+	t->stats.learn_gave_up = t->gave_up;
+	t->stats.learn_unobserved += t->unmatched;
+	if (t->lr)
+		t->stats.learned_sites = t->lr->learn.nlearned;
 	return &t->stats;
 }
 
@@ -555,12 +828,33 @@ static void tc_close(void *ctx)
 			 "positions only).",
 			 (unsigned long long)sum[0], (unsigned long long)sum[1], (unsigned long long)sum[2]);
 	for (i = 0; i < t->nifaces; i++)
-		detach(t->ifaces[i].ifindex, t->ifaces[i].name, t->ifaces[i].created, 0, 0);
+		detach(t->ifaces[i].ifindex, t->ifaces[i].name, t->ifaces[i].created, 0, 0, t->cfg->learn);
 	if (t->nifaces)
 		log_info("tc: detached from %d interface%s.", t->nifaces, t->nifaces == 1 ? "" : "s");
 	t->nifaces = 0;
 	if (t->state_fd >= 0 && ftruncate(t->state_fd, 0) == 0)
 		unlink(state_file());   /* as root; under --user the empty file stays */
+}
+
+/* The --state file, opened as root for the writes after the privileges go
+ * (created with its header line when missing: an empty file would read as
+ * damaged). */
+static void open_learned(struct tc_daemon *t)
+{
+	char header[64];
+	int n;
+
+	t->learn_path = t->cfg->state_path ? t->cfg->state_path : learned_default_path();
+	if (!t->cfg->state_path && mkdir("/var/lib/hellosplit", 0755) && errno != EEXIST)
+		log_info("cannot create /var/lib/hellosplit (%s): what is learned is not kept.", strerror(errno));
+	t->learn_fd = open(t->learn_path, O_RDWR | O_CLOEXEC);
+	if (t->learn_fd < 0 && errno == ENOENT &&
+	    (t->learn_fd = open(t->learn_path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600)) >= 0 &&
+	    (n = learn_format_header(header, sizeof(header))) > 0 && write(t->learn_fd, header, (size_t)n) != n)
+		log_info("cannot write %s (%s): what is learned is not kept.", t->learn_path, strerror(errno));
+	if (t->learn_fd < 0)
+		log_info("cannot open %s (%s): what is learned is kept only while running as root.", t->learn_path,
+			 strerror(errno));
 }
 
 static uint64_t clock_ms(void *ctx)
@@ -593,8 +887,7 @@ static int open_signals(void)
 int tc_run(const struct config *cfg_given, uid_t uid, gid_t gid, int (*drop)(uid_t, gid_t), char *why, size_t n)
 {
 	static struct tc_daemon t;
-	static struct config run_cfg;   /* learning off: the program cuts at --split-at */
-	const struct config *cfg = &run_cfg;
+	const struct config *cfg = cfg_given;
 	const struct daemon_adapter adapter = {
 		.ctx = &t,
 		.start = tc_start,
@@ -603,19 +896,18 @@ int tc_run(const struct config *cfg_given, uid_t uid, gid_t gid, int (*drop)(uid
 		.stats = tc_stats,
 		.close = tc_close,
 		.save_stats = tc_save_stats,
+		.observes_replies = 1,  /* the ingress program sees the answers */
+		.save_learned = tc_save_learned,
 	};
 	const struct daemon_clock clock = {clock_ms, NULL};
 	int rc;
 
 	memset(&t, 0, sizeof(t));
-	run_cfg = *cfg_given;
-	t.learn_off = run_cfg.learn;
-	run_cfg.learn = 0;
 	t.cfg = cfg;
 	t.uid = uid;
 	t.gid = gid;
 	t.drop = drop;
-	t.nl = t.signal_fd = t.stats_fd = t.state_fd = -1;
+	t.nl = t.signal_fd = t.stats_fd = t.state_fd = t.learn_fd = -1;
 	if (load(cfg, &t.skel, why, n) || !t.skel)
 		return TC_NOT_STARTED;
 	if (cfg->stats_json && (t.stats_fd = open(cfg->stats_json, O_WRONLY | O_CREAT | O_CLOEXEC, 0644)) < 0) {
@@ -631,12 +923,15 @@ int tc_run(const struct config *cfg_given, uid_t uid, gid_t gid, int (*drop)(uid
 		goto out;
 	}
 	t.state_fd = open_state();
+	if (cfg->learn)
+		open_learned(&t);
 	if ((t.nl = open_link_events()) < 0) {
 		snprintf(why, n, "opening the netlink socket for link events failed: %s", strerror(-t.nl));
 		rc = TC_NOT_STARTED;
 		goto out;
 	}
-	if (cfg->verbose && !(t.ring = ring_buffer__new(bpf_map__fd(t.skel->maps.events), flow_line, NULL, NULL))) {
+	if ((cfg->verbose || cfg->learn) &&
+	    !(t.ring = ring_buffer__new(bpf_map__fd(t.skel->maps.events), flow_line, &t, NULL))) {
 		snprintf(why, n, "opening the tc program's ring buffer failed: %s", strerror(errno));
 		rc = TC_NOT_STARTED;
 		goto out;
@@ -659,6 +954,8 @@ out:
 		close(t.stats_fd);
 	if (t.state_fd >= 0)
 		close(t.state_fd);
+	if (t.learn_fd >= 0)
+		close(t.learn_fd);
 	free(t.percpu);
 	tc_bpf__destroy(t.skel);
 	return rc;
@@ -682,13 +979,14 @@ int tc_remove(int verbose)
 		return -errno;
 	}
 	for (it = list; it->if_index; it++) {
-		int ours = filter_is_ours((int)it->if_index) == 1, made = 0;
+		int ours = filter_is_ours((int)it->if_index, BPF_TC_EGRESS) == 1 ||
+			   filter_is_ours((int)it->if_index, BPF_TC_INGRESS) == 1, made = 0;
 
 		for (i = 0; i < ncreated; i++)
 			made |= created[i] == (int)it->if_index;
 		if (!ours && !made)
 			continue;
-		detach((int)it->if_index, it->if_name, made, 1, verbose);
+		detach((int)it->if_index, it->if_name, made, 1, verbose, 1);
 		removed++;
 	}
 	if_freenameindex(list);

@@ -42,11 +42,10 @@ static void refusals(void)
 	r = tc_plan_refusal(&c);
 	CHECK(r && !strcmp(r, "--rules none"));
 	config_defaults(&c);
-	c.pins = "example.com=sni";
-	r = tc_plan_refusal(&c);
-	CHECK(r && !strcmp(r, "--pin"));
+	c.pins = "example.com=sni";                     /* learning's pins: served */
+	CHECK(tc_plan_refusal(&c) == NULL);
 	config_defaults(&c);
-	c.learn = 1;                                    /* on by default: served with learning off */
+	c.learn = 1;                                    /* on by default: served, learning */
 	CHECK(tc_plan_refusal(&c) == NULL);
 }
 
@@ -99,7 +98,10 @@ static void program_config(void)
 	char err[100];
 
 	config_defaults(&c);
+	c.learn = 0;
 	tc_plan_config(&c, &t);
+	CHECK_EQ(t.learn, 0);
+	CHECK_EQ(t.pins, 0);
 	CHECK_EQ(t.npos, 1);                    /* the default split: 5 */
 	CHECK_EQ(t.pos[0].marker, TC_POS_ABS);
 	CHECK_EQ(t.pos[0].delta, 5);
@@ -131,6 +133,16 @@ static void program_config(void)
 	CHECK_EQ(t.immediate, 1);
 	CHECK_EQ(t.observe, 1);
 	CHECK_EQ(t.events, 1);
+	/* learning (the default): the hello events carry the names, also without -v */
+	config_defaults(&c);
+	CHECK_EQ(c.learn, 1);
+	tc_plan_config(&c, &t);
+	CHECK_EQ(t.learn, 1);
+	CHECK_EQ(t.events, 1);
+	CHECK_EQ(t.pins, 0);
+	c.pins = "example.com=sni";
+	tc_plan_config(&c, &t);
+	CHECK_EQ(t.pins, 1);
 	/* the markers are split.h's numbers */
 	CHECK_EQ(TC_POS_SNI, SPLIT_SNI);
 	CHECK_EQ(TC_POS_SNIEND, SPLIT_SNIEND);
@@ -159,8 +171,93 @@ static void counters(void)
 	CHECK_EQ(s.pass_malformed, 100u + TC_C_MALFORMED);
 	CHECK_EQ(s.pass_fragment, 100u + TC_C_FRAGMENT);
 	CHECK_EQ(s.pass_ipv6_ext, 100u + TC_C_IPV6_EXT);
+	CHECK_EQ(s.pass_learned, 100u + TC_C_PASS_LEARNED);
+	CHECK_EQ(s.replies_seen, 100u + TC_C_REPLIES);
+	CHECK_EQ(s.learn_unobserved, 100u + TC_C_EVENT_LOST);
 	CHECK_EQ(s.failopen_timeout, 0);        /* nothing is held in the kernel */
 	CHECK_EQ(s.held_bytes, 0);
+}
+
+/* The learned map's hash: known values (FNV-1a 64 over the reversed,
+ * lowercased name) that tc.bpf.c's hash_step computes the same way (the e2e
+ * test_learn.sh @tc proves the two agree: -v shows the rung the kernel
+ * took for a learned site). */
+static void name_hash(void)
+{
+	uint64_t suf[TC_SUFFIXES];
+	int n = -1;
+
+	CHECK(tc_plan_hash("com", 3, NULL, 0, NULL) == 0x08085e1917671762ull);
+	CHECK(tc_plan_hash("example.com", 11, NULL, 0, NULL) == 0x6632cafb6bf27d1eull);
+	CHECK(tc_plan_hash("blocked.example", 15, NULL, 0, NULL) == 0x0f76d83457aa33a7ull);
+	/* one pass back to front: every label-boundary suffix, shortest first */
+	CHECK(tc_plan_hash("a.b.example.com", 15, suf, TC_SUFFIXES, &n) == 0x5931977223b0d22bull);
+	CHECK_EQ(n, 4);
+	CHECK(suf[0] == 0x08085e1917671762ull);
+	CHECK(suf[1] == 0x6632cafb6bf27d1eull);
+	CHECK(suf[2] == 0x1387cce149384336ull);
+	CHECK(suf[3] == 0x5931977223b0d22bull);
+	/* any case, a trailing dot: the same name */
+	CHECK(tc_plan_hash("Static.BLOCKED.example.", 23, suf, 2, &n) == 0xe8da6f9ab7c8a771ull);
+	CHECK_EQ(n, 2);                         /* at most max */
+	CHECK(suf[1] == 0x0f76d83457aa33a7ull);
+	CHECK(tc_plan_hash("example", 7, suf, TC_SUFFIXES, &n) == 0x43810fa1cefebd8dull);
+	CHECK_EQ(n, 1);
+}
+
+static void learned_entries(void)
+{
+	struct learn_entry e;
+	struct tc_site_key k;
+	struct tc_site v;
+	struct split_spec spec;
+	struct tc_rung r;
+	char err[100];
+
+	memset(&e, 0, sizeof(e));
+	CHECK_EQ(tc_plan_entry(&e, 1000, &k, &v), -1);          /* a free slot */
+	snprintf(e.name, sizeof(e.name), "blocked.example");
+	e.kind = LEARN_SITE;
+	e.state = LEARN_WORKS;
+	e.rung = 1;
+	e.expires = 2000;
+	CHECK_EQ(tc_plan_entry(&e, 1000, &k, &v), 0);
+	CHECK_EQ(k.kind, TC_KIND_SITE);
+	CHECK(k.hash == 0x0f76d83457aa33a7ull);
+	CHECK_EQ(k.zero, 0);
+	CHECK_EQ(v.rung, 1);
+	CHECK_EQ(v.gave_up, 0);
+	CHECK_EQ(tc_plan_entry(&e, 2000, &k, &v), -1);          /* expired */
+	e.kind = LEARN_NAME;
+	e.state = LEARN_GAVE_UP;
+	CHECK_EQ(tc_plan_entry(&e, 1000, &k, &v), 0);
+	CHECK_EQ(k.kind, TC_KIND_NAME);
+	CHECK_EQ(v.gave_up, 1);
+	e.kind = LEARN_PIN;                                      /* pins: rung = their positions' index, never expire */
+	e.rung = 3;
+	CHECK_EQ(tc_plan_entry(&e, 5000, &k, &v), 0);
+	CHECK_EQ(k.kind, TC_KIND_PIN);
+	CHECK_EQ(v.rung, TC_PIN_RUNG0 + 3);
+	CHECK_EQ(v.gave_up, 0);
+	CHECK_EQ(split_spec_parse(&spec, "1,midsld,sniend-1", err, sizeof(err)), 0);
+	tc_plan_rung(&spec, &r);
+	CHECK_EQ(r.npos, 3);
+	CHECK_EQ(r.pos[0].marker, TC_POS_ABS);
+	CHECK_EQ(r.pos[0].delta, 1);
+	CHECK_EQ(r.pos[1].marker, TC_POS_MIDSLD);
+	CHECK_EQ(r.pos[2].marker, TC_POS_SNIEND);
+	CHECK_EQ(r.pos[2].delta, -1);
+	CHECK_EQ(tc_plan_source(TC_SRC_SITE), LEARN_FROM_SITE);
+	CHECK_EQ(tc_plan_source(TC_SRC_NAME), LEARN_FROM_NAME);
+	CHECK_EQ(tc_plan_source(TC_SRC_PIN), LEARN_FROM_PIN);
+	CHECK_EQ(tc_plan_source(TC_SRC_GAVE_UP), LEARN_FROM_GAVE_UP);
+	CHECK_EQ(tc_plan_source(99), LEARN_FROM_DEFAULT);
+	/* the maps' sizes are learning's */
+	CHECK_EQ(TC_PIN_RUNG0, LADDER_MAX_RUNGS);
+	CHECK_EQ(TC_RUNGS, LADDER_MAX_RUNGS + LEARN_MAX_PINS);
+	CHECK(TC_SITES >= LEARN_DEFAULT_ENTRIES);
+	CHECK(TC_SNI_MAX > LEARN_NAME_MAX);
+	CHECK_EQ(TC_SILENT_RETRANSMITS, ENGINE_SILENT_RETRANSMITS);
 }
 
 void test_tc(void)
@@ -169,4 +266,6 @@ void test_tc(void)
 	interfaces();
 	program_config();
 	counters();
+	name_hash();
+	learned_entries();
 }
