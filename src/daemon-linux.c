@@ -513,13 +513,6 @@ static int run_tc(const struct config *cfg, uid_t uid, gid_t gid)
 	int tc = cfg->engine_kind == ENGINE_KIND_TC, rc;
 	char why[768];
 
-	/* Learning (on by default) needs each flow's cuts chosen by its name and
-	 * the servers' answers: only the NFQUEUE path has both. */
-	if (cfg->learn && !tc) {
-		log_info("engine: nfqueue (learning, on by default, needs the servers' answers, which the tc engine "
-			 "does not see; --no-learn lets auto choose tc).");
-		return TC_NOT_STARTED;
-	}
 	if (flag) {
 		if (tc) {
 			log_error("--engine tc cannot serve %s: drop %s, or use --engine nfqueue (or auto).", flag, flag);

@@ -180,11 +180,6 @@ static void check_engine(struct doctor *d, const struct config *cfg)
 		doctor_ok("engine: nfqueue (--engine nfqueue)");
 		return;
 	}
-	if (cfg->learn && cfg->engine_kind == ENGINE_KIND_AUTO) {
-		doctor_ok("engine: nfqueue (learning, on by default, needs the servers' answers; --no-learn lets auto "
-			  "choose tc)");
-		return;
-	}
 	if (flag) {
 		snprintf(line, sizeof(line), "engine: %s: the tc engine cannot serve %s", cfg->engine_kind ==
 			 ENGINE_KIND_TC ? "--engine tc refuses to start" : "nfqueue", flag);
@@ -195,7 +190,9 @@ static void check_engine(struct doctor *d, const struct config *cfg)
 		return;
 	}
 	if (tc_probe(cfg, why, sizeof(why)) == 0) {
-		doctor_ok("engine: tc (the kernel takes the tc program: the hello is cut in the kernel, no queue)");
+		doctor_ok(cfg->learn ? "engine: tc (the kernel takes the tc program: the hello is cut in the kernel, no "
+			  "queue; learning sees the servers' answers at ingress)" :
+			  "engine: tc (the kernel takes the tc program: the hello is cut in the kernel, no queue)");
 		return;
 	}
 	snprintf(line, sizeof(line), "engine: %s: %s", cfg->engine_kind == ENGINE_KIND_TC ?

@@ -116,7 +116,6 @@ struct scratch {
 	struct ext_walk w;
 	struct dots d;
 	struct hashes hs;
-	struct tc_rung def;             /* rung 0 when learning is off: cfg's positions */
 };
 
 struct {
@@ -1246,13 +1245,13 @@ static __always_inline int answer(struct __sk_buff *skb, __u32 nh)
 }
 
 SEC("tc")
-int hellosplit_in_l2(struct __sk_buff *skb)
+int hellosplit_inl2(struct __sk_buff *skb)
 {
 	return answer(skb, ETH_HLEN);
 }
 
 SEC("tc")
-int hellosplit_in_l3(struct __sk_buff *skb)
+int hellosplit_inl3(struct __sk_buff *skb)
 {
 	return answer(skb, 0);
 }

@@ -200,8 +200,8 @@ static int filter_is_ours(int ifindex, enum bpf_tc_attach_point point);
 /* The ingress program (learning: the servers' answers). */
 static int prog_in_fd(const struct tc_daemon *t, enum tc_iface_kind kind)
 {
-	return bpf_program__fd(kind == TC_IFACE_L3 ? t->skel->progs.hellosplit_in_l3 :
-			       t->skel->progs.hellosplit_in_l2);
+	return bpf_program__fd(kind == TC_IFACE_L3 ? t->skel->progs.hellosplit_inl3 :
+			       t->skel->progs.hellosplit_inl2);
 }
 
 static const char *point_name(enum bpf_tc_attach_point point)

@@ -23,7 +23,9 @@ int tc_probe(const struct config *cfg, char *why, size_t n);
  * of every interface the options select (and to those that appear later),
  * calls drop(uid, gid) (keeping CAP_NET_ADMIN for later attaches and the
  * detach), runs daemon_loop until a stop and leaves tc as it found it.
- * Learning (--learn) is off: the program cuts at --split-at, said once.
+ * Learning (--learn): an ingress program on the same interfaces reports
+ * the servers' first answers; the kernel takes each hello's rung from maps
+ * the learner's entries are written into.
  * Returns the exit code, or TC_NOT_STARTED with the reason in why. */
 int tc_run(const struct config *cfg_given, uid_t uid, gid_t gid, int (*drop)(uid_t, gid_t), char *why, size_t n);
 

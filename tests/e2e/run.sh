@@ -33,7 +33,7 @@ die() { printf 'FATAL: %s\n' "$*" >&2; exit 1; }
 # packets, --hostlist, pieces with final checksums under offloads).
 ORDER=(test_censor_baseline test_daemon_cli test_desktop test_tc test_router test_route test_offloads test_failopen
        test_router_pppoe test_stop test_tuple_reuse test_adversarial test_loss test_soak
-       test_desktop@tc test_route@tc test_tuple_reuse@tc test_loss@tc)
+       test_desktop@tc test_route@tc test_tuple_reuse@tc test_loss@tc test_learn@tc)
 
 select_tests() {
     local t f all=() seen

@@ -16,6 +16,12 @@
 #   3. --observe learns nothing; --pin wins over learning; --no-learn never
 #      moves; the rules of learning as printed and installed, gone at stop;
 #      the router topology (masqueraded) learns from forwarded IPv6 flows.
+# With E2E_ENGINE=tc (run.sh's test_learn@tc) the same checks run on the tc
+# engine: the kernel picks each hello's rung from the learned map (so the -v
+# line "rung 1 (midsld): learned for its site" proves the kernel's name hash
+# matches user space's), an ingress program reports the answers; instead of
+# the NFQUEUE rules, the egress and ingress filters are checked, there while
+# it runs, gone at stop.
 # Needs root.
 set -u -o pipefail
 
@@ -70,35 +76,52 @@ srv_nginx_start "$B" "$S" "${A[@]}"
 
 section "the rules of learning"
 T=$(e2e_tmpdir)
-fw_rules "$E2E_NS_CLI" >"$T/before.rules"
-hs_run "$E2E_NS_CLI" --print-rules --rules nftables
-if grep -q 'chain learn_in' "$HS_OUT" && grep -q 'ct direction reply ct reply packets 2-4 queue num 200 bypass$' "$HS_OUT" &&
-    sed -E 's/queue num 200 bypass$/counter/' "$HS_OUT" | nsx "$E2E_NS_CLI" nft -c -f - >"$T/nft-c.out" 2>&1; then
-    e2e_pass "--print-rules --rules nftables: learn_in is valid nft (queue swapped for counter)"
+if [[ $E2E_ENGINE == tc ]]; then
+    # tc: no firewall rule; the egress program and, for the answers, an
+    # ingress one on the same interface; all gone at stop
+    tc_hooks() { for d in egress ingress; do nsx "$E2E_NS_CLI" tc filter show dev eth0 $d 2>/dev/null |
+        sed -n "s/.* \(hellosplit_[a-z0-9_]*\).*/$d \1/p"; done | sort -u | tr '\n' ' '; }
+    fw_rules "$E2E_NS_CLI" >"$T/before.rules"
+    hs_start "$E2E_NS_CLI" || e2e_die "hellosplit did not start"
+    expect_eq "tc: egress cuts, ingress sees the answers" "egress hellosplit_l2 ingress hellosplit_inl2 " "$(tc_hooks)"
+    grep -q "tc: learning on: 6 rungs" "$HS_LOG" && e2e_pass "tc: says learning is on" ||
+        e2e_fail "tc: says learning is on" "$(grep 'tc:' "$HS_LOG")"
+    hs_stop INT
+    expect_eq "tc: both filters gone at stop" "" "$(tc_hooks)"
+    fw_rules "$E2E_NS_CLI" >"$T/after.rules"
+    cmp -s "$T/before.rules" "$T/after.rules" && e2e_pass "tc: the firewall is left exactly as found" ||
+        e2e_fail "tc: the firewall is left exactly as found" "$(diff -u "$T/before.rules" "$T/after.rules" | head)"
 else
-    e2e_fail "--print-rules --rules nftables: learn_in is valid nft" "$(cat "$HS_OUT" "$T/nft-c.out")"
+    fw_rules "$E2E_NS_CLI" >"$T/before.rules"
+    hs_run "$E2E_NS_CLI" --print-rules --rules nftables
+    if grep -q 'chain learn_in' "$HS_OUT" && grep -q 'ct direction reply ct reply packets 2-4 queue num 200 bypass$' "$HS_OUT" &&
+        sed -E 's/queue num 200 bypass$/counter/' "$HS_OUT" | nsx "$E2E_NS_CLI" nft -c -f - >"$T/nft-c.out" 2>&1; then
+        e2e_pass "--print-rules --rules nftables: learn_in is valid nft (queue swapped for counter)"
+    else
+        e2e_fail "--print-rules --rules nftables: learn_in is valid nft" "$(cat "$HS_OUT" "$T/nft-c.out")"
+    fi
+    hs_run "$E2E_NS_CLI" --print-rules
+    cp "$HS_OUT" "$T/print.sh"
+    while IFS= read -r line; do
+        nsx "$E2E_NS_CLI" bash -c "$line" || e2e_fail "--print-rules: this command fails: $line"
+    done <"$T/print.sh"
+    fw_rules "$E2E_NS_CLI" >"$T/printed.rules"
+    nsx "$E2E_NS_CLI" "$HS_BIN" --rules-remove >/dev/null 2>&1
+    hs_start "$E2E_NS_CLI" || e2e_die "hellosplit did not start"
+    fw_rules "$E2E_NS_CLI" >"$T/daemon.rules"
+    cmp -s "$T/printed.rules" "$T/daemon.rules" &&
+        e2e_pass "--print-rules: the printed commands install exactly the daemon's rules, learning included" ||
+        e2e_fail "--print-rules: the printed commands install exactly the daemon's rules" \
+            "$(diff -u "$T/printed.rules" "$T/daemon.rules" | head -20)"
+    expect_eq "rules: INPUT and FORWARD jump to HELLOSPLIT-IN, v4 and v6" 4 \
+        "$(grep -cE 'mangle -A (INPUT|FORWARD) -p tcp -m multiport --sports 443 -m conntrack --ctdir REPLY .*-j HELLOSPLIT-IN' "$T/daemon.rules")"
+    expect_eq "rules: only resets, FINs and payload of reply packets 2-4 are queued, v4 and v6" 8 \
+        "$(grep -cE 'mangle -A HELLOSPLIT-IN .*--connbytes 2:4 .*-j NFQUEUE --queue-num 200 --queue-bypass' "$T/daemon.rules")"
+    hs_stop INT
+    fw_rules "$E2E_NS_CLI" >"$T/after.rules"
+    cmp -s "$T/before.rules" "$T/after.rules" && e2e_pass "rules: the firewall is left exactly as found" ||
+        e2e_fail "rules: the firewall is left exactly as found" "$(diff -u "$T/before.rules" "$T/after.rules" | head)"
 fi
-hs_run "$E2E_NS_CLI" --print-rules
-cp "$HS_OUT" "$T/print.sh"
-while IFS= read -r line; do
-    nsx "$E2E_NS_CLI" bash -c "$line" || e2e_fail "--print-rules: this command fails: $line"
-done <"$T/print.sh"
-fw_rules "$E2E_NS_CLI" >"$T/printed.rules"
-nsx "$E2E_NS_CLI" "$HS_BIN" --rules-remove >/dev/null 2>&1
-hs_start "$E2E_NS_CLI" || e2e_die "hellosplit did not start"
-fw_rules "$E2E_NS_CLI" >"$T/daemon.rules"
-cmp -s "$T/printed.rules" "$T/daemon.rules" &&
-    e2e_pass "--print-rules: the printed commands install exactly the daemon's rules, learning included" ||
-    e2e_fail "--print-rules: the printed commands install exactly the daemon's rules" \
-        "$(diff -u "$T/printed.rules" "$T/daemon.rules" | head -20)"
-expect_eq "rules: INPUT and FORWARD jump to HELLOSPLIT-IN, v4 and v6" 4 \
-    "$(grep -cE 'mangle -A (INPUT|FORWARD) -p tcp -m multiport --sports 443 -m conntrack --ctdir REPLY .*-j HELLOSPLIT-IN' "$T/daemon.rules")"
-expect_eq "rules: only resets, FINs and payload of reply packets 2-4 are queued, v4 and v6" 8 \
-    "$(grep -cE 'mangle -A HELLOSPLIT-IN .*--connbytes 2:4 .*-j NFQUEUE --queue-num 200 --queue-bypass' "$T/daemon.rules")"
-hs_stop INT
-fw_rules "$E2E_NS_CLI" >"$T/after.rules"
-cmp -s "$T/before.rules" "$T/after.rules" && e2e_pass "rules: the firewall is left exactly as found" ||
-    e2e_fail "rules: the firewall is left exactly as found" "$(diff -u "$T/before.rules" "$T/after.rules" | head)"
 
 for model in first-packet record-start any-packet any-packet-drop; do
     section "$model: learned with default flags"
@@ -208,11 +231,12 @@ expect_ok "pin: curl $B v4 loads at its first attempt" fetch_curl "$B" 4
 grep -q "sni=$B split at 1,.*pinned (--pin)" "$HS_LOG" && e2e_pass "pin: -v says pinned" ||
     e2e_fail "pin: -v says pinned" "$(grep "sni=$B" "$HS_LOG" | tail -2)"
 hs_stop INT
-# the default engine (auto) learns: it takes nfqueue for it
+# the default engine (auto) learns on the tc engine: in the kernel, no queue
 rm -f "$STATE"
 E2E_ENGINE=auto hs_start "$E2E_NS_CLI" || e2e_die "hellosplit --engine auto did not start"
-grep -q "engine: nfqueue (learning, on by default" "$HS_LOG" && e2e_pass "auto: takes nfqueue to learn, says so" ||
-    e2e_fail "auto: takes nfqueue to learn, says so" "$(grep engine "$HS_LOG")"
+grep -q "running in the kernel (tc engine)" "$HS_LOG" && grep -q "tc: learning on" "$HS_LOG" &&
+    e2e_pass "auto: takes tc and learns there, says so" ||
+    e2e_fail "auto: takes tc and learns there, says so" "$(grep -E 'engine|tc:' "$HS_LOG")"
 attempts_until_ok 6 fetch_curl "$B" 4; got=$GOT
 [[ $got -ge 1 && $got -le 2 ]] && e2e_pass "auto: curl $B v4 loaded at attempt $got (at most 2)" ||
     e2e_fail "auto: curl $B v4 loaded at attempt $got (want 1..2)"

@@ -20,6 +20,8 @@
 #      filter still sees every packet, both are left as found;
 #   6. kill -9: the filter stays and keeps splitting; --rules-remove removes
 #      it and the qdisc hellosplit created, nothing else;
+#   6b. learning (HS_LEARN=1): an ingress filter (hellosplit_inl2) too, which
+#      sees the answer; gone at exit, and with --rules-remove after kill -9;
 #   7. interfaces that appear later (veth: hellosplit_l2, tun:
 #      hellosplit_l3) are attached, and forgotten when they go;
 #   8. router (forwarded), with and without masquerading, also with GRO on
@@ -279,6 +281,33 @@ expect_eq "--rules-remove: no filter left on eth0" "" "$(tc_filters "$E2E_NS_CLI
 if has_clsact "$E2E_NS_CLI" eth0; then e2e_fail "--rules-remove: the clsact hellosplit created is gone" "still there"; else
     e2e_pass "--rules-remove: the clsact hellosplit created is gone"; fi
 after_stop_unsplit "kill -9"
+
+section "6b. learning: the ingress filter too, gone at exit and with --rules-remove"
+tc_in_filters() { nsx "$1" tc filter show dev "$2" ingress 2>/dev/null; }
+HS_LEARN=1 hs_start "$E2E_NS_CLI" || e2e_die "hellosplit (learning) did not start"
+if tc_in_filters "$E2E_NS_CLI" eth0 | grep -q 'handle 0x4853 hellosplit_inl2.*direct-action'; then
+    e2e_pass "learning: eth0 ingress has the hellosplit_inl2 filter (handle 0x4853)"
+else
+    e2e_fail "learning: eth0 ingress has the hellosplit_inl2 filter" "$(tc_in_filters "$E2E_NS_CLI" eth0)"
+fi
+expect_ok "learning: curl ${A[0]} v4 loads" fetch_curl "${A[0]}" 4
+hs_stop INT
+expect_ge "learning: the answer was seen at ingress (learn_successes)" 1 "$(hs_stat learn_successes)"
+expect_eq "learning, after exit: no filter on eth0 ingress" "" "$(tc_in_filters "$E2E_NS_CLI" eth0)"
+expect_eq "learning, after exit: no filter on eth0 egress" "" "$(tc_filters "$E2E_NS_CLI" eth0)"
+if has_clsact "$E2E_NS_CLI" eth0; then e2e_fail "learning, after exit: the clsact qdisc is gone" "still there"; else
+    e2e_pass "learning, after exit: the clsact qdisc is gone"; fi
+HS_LEARN=1 hs_start "$E2E_NS_CLI" || e2e_die "hellosplit (learning) did not start"
+kill -KILL "$HS_PID"
+hs_wait 5 || true
+tc_in_filters "$E2E_NS_CLI" eth0 | grep -q hellosplit_inl2 && e2e_pass "learning, kill -9: the ingress filter stays" ||
+    e2e_fail "learning, kill -9: the ingress filter stays" "$(tc_in_filters "$E2E_NS_CLI" eth0)"
+hs_run "$E2E_NS_CLI" --rules-remove
+expect_eq "learning, --rules-remove: exit 0" 0 "$HS_RC"
+expect_eq "learning, --rules-remove: no filter left on eth0 ingress" "" "$(tc_in_filters "$E2E_NS_CLI" eth0)"
+expect_eq "learning, --rules-remove: no filter left on eth0 egress" "" "$(tc_filters "$E2E_NS_CLI" eth0)"
+if has_clsact "$E2E_NS_CLI" eth0; then e2e_fail "learning, --rules-remove: the clsact is gone" "still there"; else
+    e2e_pass "learning, --rules-remove: the clsact is gone"; fi
 
 section "7. interfaces that come and go"
 hs_start "$E2E_NS_CLI" || e2e_die "hellosplit did not start"
