@@ -10,6 +10,11 @@
  * retransmission (also one starting mid-hello after a partial ACK) is cut
  * again. Whatever cannot be done leaves the packet whole (fail open).
  *
+ * Learning (cfg.learn): a named hello's rung comes from the rungs and
+ * learned maps (choose), and the first answer of its flow is seen by the
+ * ingress programs hellosplit_inl2/_inl3 (answer), a dropped hello by its
+ * retransmissions here; each outcome is one ring-buffer event.
+ *
  * Every verdict but a drop is TC_ACT_UNSPEC: the filters after this one
  * (other programs') still see each packet.
  *
@@ -626,8 +631,9 @@ static __always_inline int learned_of(__u64 hash, __u32 kind, struct tc_site *ou
 
 /* The rung for the hostname (sni_len bytes at sni_off of the hello
  * buffer), in learn_lookup's order: a pin (the longest matching domain),
- * the name's own entry, its site's (the one label-boundary suffix that has
- * a site entry), else rung 0. Sets the flow's rung and source; returns the
+ * the name's own entry, its site's (the longest label-boundary suffix that
+ * has a site entry: a name's registrable part is the longest suffix any
+ * name's site can be), else rung 0. Sets the flow's rung and source; returns the
  * rung's positions (NULL: --split-at's, rung 0), *pass = 1 when the site
  * gave up (pass unsplit). A hash collision only picks another rung of the
  * ladder for the hello: still split only, never a changed byte. */
@@ -659,8 +665,8 @@ static __always_inline const struct tc_rung *choose(struct scratch *sc, struct f
 			pin = v;        /* shortest first: the longest match wins */
 			have_pin = 1;
 		}
-		if (!have_site && !learned_of(h, TC_KIND_SITE, &v)) {
-			site = v;
+		if (!learned_of(h, TC_KIND_SITE, &v)) {
+			site = v;       /* the longest too: a registrable part (example.co.uk) over a shorter one (co.uk) */
 			have_site = 1;
 		}
 	}
