@@ -514,6 +514,11 @@ static void remember(struct tc_daemon *t, const struct tc_event *ev)
 	n->used = 1;
 }
 
+static int key_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, sizeof(struct tc_site_key));
+}
+
 /* Writes the learner's entries and pins into the learned map and removes
  * what is no longer there: at each change (force), else every TC_SYNC_S
  * (entries expire). */
@@ -537,10 +542,9 @@ static void sync_learned(struct tc_daemon *t, int force)
 		else
 			t->want[nwant++] = k;
 	}
+	qsort(t->want, nwant, sizeof(t->want[0]), key_cmp);
 	while (nstale < TC_SITES && !bpf_map_get_next_key(fd, prev, &next)) {
-		for (i = 0; i < nwant && memcmp(&t->want[i], &next, sizeof(next)); i++)
-			;
-		if (i == nwant)
+		if (!bsearch(&next, t->want, nwant, sizeof(t->want[0]), key_cmp))
 			t->stale[nstale++] = next;
 		k = next;
 		prev = &k;

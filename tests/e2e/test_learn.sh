@@ -239,7 +239,7 @@ grep -q "running in the kernel (tc engine)" "$HS_LOG" && grep -q "tc: learning o
     e2e_fail "auto: takes tc and learns there, says so" "$(grep -E 'engine|tc:' "$HS_LOG")"
 attempts_until_ok 6 fetch_curl "$B" 4; got=$GOT
 [[ $got -ge 1 && $got -le 2 ]] && e2e_pass "auto: curl $B v4 loaded at attempt $got (at most 2)" ||
-    e2e_fail "auto: curl $B v4 loaded at attempt $got (want 1..2)"
+    e2e_fail "auto: curl $B v4 loaded at attempt $got (want 1..2)" "$(grep -E 'learn|sni=' "$HS_LOG" | tail -8)"
 hs_stop INT
 HS_LEARN=0
 hs_start "$E2E_NS_CLI" || e2e_die "hellosplit --no-learn did not start"
