@@ -40,6 +40,9 @@ struct tc_config {
 	uint32_t learn;             /* --learn: each named hello's cuts come from the rungs and learned maps,
 				     * the outcome of its flow comes back as an event */
 	uint32_t pins;              /* --pin given: look up pin entries too */
+	uint32_t verbose;           /* -v: every event wakes the daemon; else only the outcomes that teach
+				     * (hello events wait for the next wakeup, successes at rung 0 with
+				     * nothing learned are only counted) */
 };
 
 /* The learned map (learning): key = the 64-bit hash (tc_plan_hash) of a
@@ -93,6 +96,7 @@ enum tc_counter {
 	TC_C_PASS_LEARNED,      /* hellos passed unsplit: their site gave up (no split gets through) */
 	TC_C_REPLIES,           /* packets from servers observed for learning (ingress, flows awaiting their answer) */
 	TC_C_EVENT_LOST,        /* an outcome or hello event the ring buffer had no room for: not learned from */
+	TC_C_ANSWERED_DEFAULT,  /* learning: flows at rung 0 with nothing learned answered (counted, no event) */
 	TC_C_COUNT
 };
 

@@ -103,6 +103,7 @@ void tc_plan_config(const struct config *cfg, struct tc_config *out)
 	out->max_fails = 3;
 	out->learn = !!cfg->learn;
 	out->pins = cfg->learn && cfg->pins;
+	out->verbose = cfg->verbose > 0;
 }
 
 uint64_t tc_plan_hash(const char *name, size_t len, uint64_t *suffixes, int max, int *nsuffixes)

@@ -169,7 +169,7 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 256 * 1024);
+	__uint(max_entries, 1024 * 1024);       /* ~3000 events: the hello events of a second or more */
 } events SEC(".maps");
 
 /* One packet's offsets (from skb->data) and fields. */
@@ -700,6 +700,12 @@ static __always_inline void outcome(struct pkt *p, struct flow *f, __u8 what)
 	struct tc_event *ev;
 
 	f->await = 0;
+	if (what == TC_EV_ANSWER && f->source == TC_SRC_DEFAULT && !cfg.verbose) {
+		/* rung 0 with nothing learned got through: nothing to learn
+		 * (learn_success keeps nothing), only counted */
+		count(TC_C_ANSWERED_DEFAULT);
+		return;
+	}
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
 		count(TC_C_EVENT_LOST);
@@ -714,7 +720,10 @@ static __always_inline void outcome(struct pkt *p, struct flow *f, __u8 what)
 	ev->outcome = what;
 	ev->rung = f->rung;
 	ev->source = (__u8)f->source;
-	bpf_ringbuf_submit(ev, 0);
+	/* forced: with hello events waiting unread, an adaptive wakeup would
+	 * not come (the reader is behind), and the next connection would take
+	 * the old rung */
+	bpf_ringbuf_submit(ev, BPF_RB_FORCE_WAKEUP);
 }
 
 /* The cuts of a hello of window bytes into the flow: sorted, without
@@ -829,7 +838,9 @@ static __always_inline void event(const struct scratch *sc, struct pkt *p, struc
 			ev->sni_len = n;
 		}
 	}
-	bpf_ringbuf_submit(ev, 0);
+	/* without -v a hello event waits for the next outcome or the daemon's
+	 * tick: no wakeup per connection */
+	bpf_ringbuf_submit(ev, cfg.verbose ? 0 : BPF_RB_NO_WAKEUP);
 }
 
 /* The packet trimmed to payload bytes [start, end): a global function,

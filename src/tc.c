@@ -739,7 +739,8 @@ static int tc_wait(void *ctx, uint32_t timeout_ms)
 		log_error("poll failed: %s.", strerror(e));
 		return -e;
 	}
-	if ((pfd[0].revents | pfd[2].revents) & POLLIN)
+	/* the ring too at each tick: hello events do not wake the daemon (no -v) */
+	if (((pfd[0].revents | pfd[2].revents) & POLLIN) || t->ring)
 		events |= DAEMON_PACKETS;
 	while ((pfd[1].revents & POLLIN) && read(t->signal_fd, &si, sizeof(si)) == sizeof(si)) {
 		if (si.ssi_signo == SIGUSR1)
@@ -785,7 +786,7 @@ static const struct stats *tc_stats(void *ctx)
 			sum[i] += t->percpu[c];
 	}
 	tc_plan_stats(sum, &t->stats);
-	t->stats.learn_successes = t->successes;
+	t->stats.learn_successes = t->successes + sum[TC_C_ANSWERED_DEFAULT];
 	t->stats.learn_failures = t->failures;
 	t->stats.learn_moves = t->moves;
 	t->stats.learn_gave_up = t->gave_up;

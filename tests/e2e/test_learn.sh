@@ -241,6 +241,21 @@ attempts_until_ok 6 fetch_curl "$B" 4; got=$GOT
 [[ $got -ge 1 && $got -le 2 ]] && e2e_pass "auto: curl $B v4 loaded at attempt $got (at most 2)" ||
     e2e_fail "auto: curl $B v4 loaded at attempt $got (want 1..2)" "$(grep -E 'learn|sni=' "$HS_LOG" | tail -8)"
 hs_stop INT
+# without -v (a user's default): on tc the hello events then wake nobody
+# (read at the next outcome or tick) and answers at rung 0 are only counted
+rm -f "$STATE"
+HS_VERBOSE="" hs_start "$E2E_NS_CLI" || e2e_die "hellosplit without -v did not start"
+attempts_until_ok 6 fetch_curl "$B" 4; got=$GOT
+[[ $got -ge 1 && $got -le 2 ]] && e2e_pass "no -v: curl $B v4 loaded at attempt $got (at most 2)" ||
+    e2e_fail "no -v: curl $B v4 loaded at attempt $got (want 1..2)"
+for i in 1 2; do expect_ok "no -v, learned: curl $B v4 loads at once ($i)" fetch_curl "$B" 4; done
+for i in 1 2 3; do expect_ok "no -v: allowed ${A[0]} loads ($i)" fetch_curl "${A[0]}" 4; done
+sleep 1.2   # a tick: what waits in the ring is read
+hs_stop INT
+expect_eq "no -v: the state file holds the site at midsld" "midsld works" "$(learned site blocked.example)"
+(($(hs_stat learn_successes) >= 6)) && e2e_pass "no -v: successes counted ($(hs_stat learn_successes))" ||
+    e2e_fail "no -v: successes counted ($(hs_stat learn_successes), want >= 6)"
+expect_eq "no -v: one failure, one move" "1 1" "$(hs_stat learn_failures) $(hs_stat learn_moves)"
 HS_LEARN=0
 hs_start "$E2E_NS_CLI" || e2e_die "hellosplit --no-learn did not start"
 expect_blocked "no-learn: curl $B v4 reset" fetch_curl "$B" 4

@@ -133,12 +133,14 @@ static void program_config(void)
 	CHECK_EQ(t.immediate, 1);
 	CHECK_EQ(t.observe, 1);
 	CHECK_EQ(t.events, 1);
+	CHECK_EQ(t.verbose, 1);
 	/* learning (the default): the hello events carry the names, also without -v */
 	config_defaults(&c);
 	CHECK_EQ(c.learn, 1);
 	tc_plan_config(&c, &t);
 	CHECK_EQ(t.learn, 1);
 	CHECK_EQ(t.events, 1);
+	CHECK_EQ(t.verbose, 0);                 /* hello events wake nobody */
 	CHECK_EQ(t.pins, 0);
 	c.pins = "example.com=sni";
 	tc_plan_config(&c, &t);
