@@ -73,10 +73,11 @@ struct flow {
 	__u8 ncuts, state, fails;
 	__u8 pending;           /* the hostname comes in a later packet */
 	__u16 carry;            /* bytes of the previous packet kept in carries (from walk_off) */
-	__u8 await;             /* learning: split at a rung, its first answer not seen yet */
 	__u8 retrans;           /* learning: retransmissions of the hello while awaiting (SILENT at the limit) */
+	__u8 pad;
 	__s16 rung;             /* learning: the rung the cuts came from, -1: none (no report) */
 	__u16 source;           /* learning: TC_SRC_* */
+	__u64 await;            /* learning: split at a rung, its first answer not seen yet (await_on/off) */
 };
 
 /* The tail of a packet that ends inside the hostname's extension (its
@@ -167,10 +168,40 @@ struct {
 	__type(value, struct tc_site);
 } learned SEC(".maps");
 
+/* Learning: how many flows await their first answer (all CPUs). At 0 the
+ * ingress program skips its flow lookup: a bulk transfer costs one parse a
+ * packet. A flow the LRU evicts while awaiting keeps it above 0 (only the
+ * shortcut is lost); every other end of awaiting takes it down, once
+ * (compare-and-swap on the flow's await). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __s64);
+} awaiting SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 1024 * 1024);       /* ~3000 events: the hello events of a second or more */
 } events SEC(".maps");
+
+static __always_inline void await_on(struct flow *f)
+{
+	__u32 zero = 0;
+	__s64 *n = bpf_map_lookup_elem(&awaiting, &zero);
+
+	if (n && __sync_val_compare_and_swap(&f->await, 0, 1) == 0)
+		__sync_fetch_and_add(n, 1);
+}
+
+static __always_inline void await_off(struct flow *f)
+{
+	__u32 zero = 0;
+	__s64 *n = bpf_map_lookup_elem(&awaiting, &zero);
+
+	if (n && __sync_val_compare_and_swap(&f->await, 1, 0) == 1)
+		__sync_fetch_and_add(n, -1);
+}
 
 /* One packet's offsets (from skb->data) and fields. */
 struct pkt {
@@ -699,7 +730,7 @@ static __always_inline void outcome(struct pkt *p, struct flow *f, __u8 what)
 {
 	struct tc_event *ev;
 
-	f->await = 0;
+	await_off(f);
 	if (what == TC_EV_ANSWER && f->source == TC_SRC_DEFAULT && !cfg.verbose) {
 		/* rung 0 with nothing learned got through: nothing to learn
 		 * (learn_success keeps nothing), only counted */
@@ -805,7 +836,7 @@ static __always_inline void event(const struct scratch *sc, struct pkt *p, struc
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
 		count(TC_C_EVENT_LOST);
-		f->await = 0;           /* its outcome would come without its name */
+		await_off(f);           /* its outcome would come without its name */
 		return;
 	}
 	__builtin_memcpy(ev->saddr, p->key.saddr, 16);
@@ -952,7 +983,8 @@ static __always_inline int first_payload(struct __sk_buff *skb, struct pkt *p, s
 	plan(sc, f, window, have_sni, sni_off, sni_len, mid, rung);
 	f->seen_end = p->plen;
 	f->state = FLOW_SPLIT;
-	f->await = cfg.learn && have_sni && f->rung >= 0;
+	if (cfg.learn && have_sni && f->rung >= 0)
+		await_on(f);
 	count(TC_C_SPLIT);
 	event(sc, p, f, TC_EV_SPLIT, sni_off, sni_len);
 	return 0;
@@ -1059,7 +1091,8 @@ __attribute__((noinline)) int hs_more(struct __sk_buff *skb, __u32 nh, __u32 rel
 		return -1;
 	}
 	plan(sc, f, f->window, 1, sni_off + start, sni_len, mid, rung);
-	f->await = cfg.learn && f->rung >= 0;
+	if (cfg.learn && f->rung >= 0)
+		await_on(f);
 	event(sc, &p, f, TC_EV_SPLIT, sni_off, sni_len);
 	return 0;
 }
@@ -1173,6 +1206,13 @@ static __always_inline int run(struct __sk_buff *skb, __u32 nh)
 		return clone_pass(skb, nh);
 	if (parse(skb, nh, &p, 1))
 		return TC_ACT_UNSPEC;
+	if (cfg.learn && (p.flags & (TCP_FLAG_SYN | TCP_FLAG_FIN | TCP_FLAG_RST)) &&
+	    (p.flags & (TCP_FLAG_SYN | TCP_FLAG_ACK)) != (TCP_FLAG_SYN | TCP_FLAG_ACK)) {
+		/* the client ends or starts again a flow still awaiting: no report */
+		f = bpf_map_lookup_elem(&flows, &p.key);
+		if (f && f->await)
+			await_off(f);
+	}
 	if (p.flags & TCP_FLAG_SYN) {
 		struct flow nf = {};
 
@@ -1248,6 +1288,13 @@ static __always_inline int answer(struct __sk_buff *skb, __u32 nh)
 		return TC_ACT_UNSPEC;
 	if (!p.plen && !(p.flags & (TCP_FLAG_RST | TCP_FLAG_FIN)))
 		return TC_ACT_UNSPEC;
+	{
+		__u32 zero = 0;
+		__s64 *n = bpf_map_lookup_elem(&awaiting, &zero);
+
+		if (n && *n <= 0)
+			return TC_ACT_UNSPEC;   /* no flow awaits: no lookup */
+	}
 	f = bpf_map_lookup_elem(&flows, &p.key);
 	if (!f || !f->await)
 		return TC_ACT_UNSPEC;
