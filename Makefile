@@ -33,7 +33,9 @@ CORE = $(ENGINE) $(STATS) daemon config log pcapio doctor learned learner
 PROBE_NET = probe-posix probe-resolve
 PROBE = clienthello probe probe-run probe-report $(PROBE_NET)
 CORE += $(PROBE)
-LINUX_ADAPTER = nfqueue rules daemon-linux doctor-linux
+# The Linux firewall rules as data (portable, unit-tested); rules-linux runs them.
+CORE += rules
+LINUX_ADAPTER = nfqueue rules-linux daemon-linux doctor-linux
 SRC = $(addprefix src/,$(addsuffix .c,$(CORE) $(LINUX_ADAPTER) main))
 DIVERT_SRC = $(addprefix src/,$(addsuffix .c,$(CORE) divert main))
 ifeq ($(PLATFORM),freebsd)

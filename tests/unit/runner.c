@@ -23,6 +23,7 @@ void test_ladder(void);
 void test_learn(void);
 void test_learned(void);
 void test_learner(void);
+void test_rules(void);
 
 int main(void)
 {
@@ -44,6 +45,7 @@ int main(void)
 	test_learn();
 	test_learned();
 	test_learner();
+	test_rules();
 	printf("%d passed, %d failed\n", test_passed, test_failed);
 	return test_failed ? 1 : 0;
 }
