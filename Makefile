@@ -24,7 +24,7 @@ HARDEN_LD = -pie -Wl,-z,relro,-z,now
 # file-posix for every build but Windows, which takes file-windows, below).
 # CORE: what every daemon and the unit tests share: the daemon loop, the
 # command line, offline mode, doctor's lines and the probe.
-ENGINE = packet flow reasm tls split ladder learn hold hostlist engine
+ENGINE = packet flow reasm tls split ladder learn hold hostlist engine ports
 STATS = stats file-posix
 CORE = $(ENGINE) $(STATS) daemon config log pcapio doctor learned learner
 # `hellosplit probe`. Static glibc has no name resolver (see STATIC_LD): the

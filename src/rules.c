@@ -14,6 +14,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "ports.h"
+
 /* Conntrack counts SYN = 1, ACK = 2, first data = 3 in the original
  * direction, and the segments hellosplit injects too: the queue window ends
  * where even a flow that held --max-held-pkts packets and was split (about
@@ -96,18 +98,9 @@ static int port_groups(struct rules_list *l, const struct config *cfg, const cha
 	char buf[256];
 	int n = 0, slots = 0;
 	size_t len = 0;
-	unsigned p = 1;
+	unsigned p = 1, lo, hi;
 
-	while (p < 65536) {
-		unsigned lo, hi;
-
-		if (!(cfg->engine.ports[p / 8] >> (p % 8) & 1)) {
-			p++;
-			continue;
-		}
-		lo = hi = p;
-		while (hi + 1 < 65536 && cfg->engine.ports[(hi + 1) / 8] >> ((hi + 1) % 8) & 1)
-			hi++;
+	while (ports_next_range(cfg->engine.ports, &p, &lo, &hi)) {
 		if (slots + (lo == hi ? 1 : 2) > MULTIPORT_SLOTS) {
 			if (n < max)
 				groups[n++] = keep(l, "%s", buf);
@@ -118,7 +111,6 @@ static int port_groups(struct rules_list *l, const struct config *cfg, const cha
 		}
 		len += (size_t)snprintf(buf + len, sizeof(buf) - len, lo == hi ? "%s%u" : "%s%u:%u", len ? "," : "", lo, hi);
 		slots += lo == hi ? 1 : 2;
-		p = hi + 1;
 	}
 	if (len && n < max)
 		groups[n++] = keep(l, "%s", buf);

@@ -16,6 +16,7 @@
 #include "hostlist.h"
 #include "log.h"
 #include "packet.h"
+#include "ports.h"
 #include "util-windows.h"
 
 #define RX_BATCH 64                         /* packets per receive */
@@ -123,30 +124,15 @@ static size_t append(char *out, size_t n, size_t k, const char *fmt, ...)
 	return r < 0 ? n : k + (size_t)r;
 }
 
-static int port_set(const uint8_t *ports, unsigned p)
-{
-	return ports[p / 8] >> (p % 8) & 1;
-}
-
 /* "tcp.DstPort == 443", or the ports and ranges of the bitmap or-ed in
  * parentheses. Returns the number of WinDivert tests, or -1 when none. */
 static int port_test(const uint8_t *ports, char *out, size_t n, size_t *k)
 {
-	unsigned p = 1, terms = 0;
+	unsigned p = 1, terms = 0, lo, hi;
 	int tests = 0;
 	size_t start = *k;
 
-	while (p <= 65535) {
-		unsigned lo, hi;
-
-		if (!port_set(ports, p)) {
-			p++;
-			continue;
-		}
-		lo = p;
-		while (p + 1 <= 65535 && port_set(ports, p + 1))
-			p++;
-		hi = p++;
+	while (ports_next_range(ports, &p, &lo, &hi)) {
 		*k = append(out, n, *k, "%s", terms ? " or " : "(");
 		if (lo == hi) {
 			*k = append(out, n, *k, "tcp.DstPort == %u", lo);

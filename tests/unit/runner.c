@@ -24,6 +24,7 @@ void test_learn(void);
 void test_learned(void);
 void test_learner(void);
 void test_rules(void);
+void test_ports(void);
 
 int main(void)
 {
@@ -46,6 +47,7 @@ int main(void)
 	test_learned();
 	test_learner();
 	test_rules();
+	test_ports();
 	printf("%d passed, %d failed\n", test_passed, test_failed);
 	return test_failed ? 1 : 0;
 }
