@@ -33,8 +33,9 @@ CORE = $(ENGINE) $(STATS) daemon config log pcapio doctor learned learner
 PROBE_NET = probe-posix probe-resolve
 PROBE = clienthello probe probe-run probe-report $(PROBE_NET)
 CORE += $(PROBE)
-# The Linux firewall rules as data (portable, unit-tested); rules-linux runs them.
-CORE += rules
+# The Linux firewall rules as data (rules-linux runs them) and the nfnetlink
+# message walk (nfqueue uses it): portable, unit-tested.
+CORE += rules nlmsg
 LINUX_ADAPTER = nfqueue rules-linux daemon-linux doctor-linux
 SRC = $(addprefix src/,$(addsuffix .c,$(CORE) $(LINUX_ADAPTER) main))
 DIVERT_SRC = $(addprefix src/,$(addsuffix .c,$(CORE) divert main))
@@ -303,8 +304,8 @@ endif
 #   make valgrind                 unit tests and offline runs under memcheck
 
 FUZZ_CC = clang
-FUZZ_HARNESSES = packet tls split engine learn
-FUZZ_CORE = $(addprefix src/,$(addsuffix .c,$(ENGINE)))
+FUZZ_HARNESSES = packet tls split engine learn nlmsg
+FUZZ_CORE = $(addprefix src/,$(addsuffix .c,$(ENGINE) nlmsg))
 FUZZ_DEPS = $(FUZZ_CORE) $(HDR) tests/fuzz/fuzz.h tests/fuzz/ref_packet.h tests/unit/vectors.h \
 	tests/fuzz/coverage-ignore.txt Makefile
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARNINGS) -g -O1 -fno-omit-frame-pointer -Isrc -Itests/fuzz

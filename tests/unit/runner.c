@@ -25,6 +25,7 @@ void test_learned(void);
 void test_learner(void);
 void test_rules(void);
 void test_ports(void);
+void test_nlmsg(void);
 
 int main(void)
 {
@@ -48,6 +49,7 @@ int main(void)
 	test_learner();
 	test_rules();
 	test_ports();
+	test_nlmsg();
 	printf("%d passed, %d failed\n", test_passed, test_failed);
 	return test_failed ? 1 : 0;
 }
