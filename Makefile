@@ -33,9 +33,10 @@ CORE = $(ENGINE) $(STATS) daemon config log pcapio doctor learned learner
 PROBE_NET = probe-posix probe-resolve
 PROBE = clienthello probe probe-run probe-report $(PROBE_NET)
 CORE += $(PROBE)
-# The Linux firewall rules as data (rules-linux runs them) and the nfnetlink
-# message walk (nfqueue uses it): portable, unit-tested.
-CORE += rules nlmsg
+# The platforms' pure parts, portable and unit-tested everywhere: the Linux
+# firewall rules as data (rules-linux runs them), the nfnetlink message walk
+# (nfqueue), the WinDivert filter (windivert).
+CORE += rules nlmsg windivert-filter
 LINUX_ADAPTER = nfqueue rules-linux daemon-linux doctor-linux
 SRC = $(addprefix src/,$(addsuffix .c,$(CORE) $(LINUX_ADAPTER) main))
 DIVERT_SRC = $(addprefix src/,$(addsuffix .c,$(CORE) divert main))

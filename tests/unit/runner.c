@@ -26,6 +26,7 @@ void test_learner(void);
 void test_rules(void);
 void test_ports(void);
 void test_nlmsg(void);
+void test_windivert_filter(void);
 
 int main(void)
 {
@@ -50,6 +51,7 @@ int main(void)
 	test_rules();
 	test_ports();
 	test_nlmsg();
+	test_windivert_filter();
 	printf("%d passed, %d failed\n", test_passed, test_failed);
 	return test_failed ? 1 : 0;
 }
