@@ -26,7 +26,7 @@ HARDEN_LD = -pie -Wl,-z,relro,-z,now
 # command line, offline mode, doctor's lines and the probe.
 ENGINE = packet flow reasm tls split ladder learn hold hostlist engine ports
 STATS = stats file-posix
-CORE = $(ENGINE) $(STATS) daemon config log pcapio doctor learned learner
+CORE = $(ENGINE) $(STATS) daemon config log pcapio doctor learned learner tc-plan
 # `hellosplit probe`. Static glibc has no name resolver (see STATIC_LD): the
 # static builds take probe-resolve-static (addresses only, --ip). A Windows
 # build takes probe-windows (link -lws2_32) instead of both probe-posix files.
@@ -37,7 +37,11 @@ CORE += $(PROBE)
 # firewall rules as data (rules-linux runs them), the nfnetlink message walk
 # (nfqueue), the WinDivert filter (windivert).
 CORE += rules nlmsg windivert-filter
-LINUX_ADAPTER = nfqueue rules-linux daemon-linux doctor-linux
+# The tc engine (src/tc.c, the program src/tc.bpf.c embedded through
+# bpftool's skeleton, linked with libbpf); builds without libbpf (STATIC=1,
+# Android) take tc-none instead: nfqueue only.
+TC_ENGINE = tc
+LINUX_ADAPTER = nfqueue rules-linux daemon-linux doctor-linux $(TC_ENGINE)
 SRC = $(addprefix src/,$(addsuffix .c,$(CORE) $(LINUX_ADAPTER) main))
 DIVERT_SRC = $(addprefix src/,$(addsuffix .c,$(CORE) divert main))
 ifeq ($(PLATFORM),freebsd)
@@ -50,6 +54,7 @@ CORE_SRC = $(addprefix src/,$(addsuffix .c,$(CORE)))
 
 ifeq ($(STATIC),1)
 OUT = build/static
+TC_ENGINE = tc-none
 LDSTATIC = $(STATIC_LD)
 PROBE_NET = probe-posix probe-resolve-static
 HARDEN = -fstack-protector-strong -D_FORTIFY_SOURCE=2
@@ -69,9 +74,27 @@ ifeq ($(filter windows android freebsd-sim,$(PLATFORM)),)
 all: $(OUT)/hellosplit
 endif
 
-$(OUT)/hellosplit: $(SRC) $(HDR) Makefile
+# The tc program: clang -target bpf, then a skeleton header carrying the object.
+BPF_CLANG ?= clang
+BPFTOOL ?= $(shell command -v bpftool || echo /usr/sbin/bpftool)
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+ifeq ($(TC_ENGINE),tc)
+TC_SKEL = build/tc.skel.h
+TC_CFLAGS = -Ibuild
+TC_LIBS = -lbpf -lelf -lz
+endif
+
+build/tc.bpf.o: src/tc.bpf.c src/tc-abi.h Makefile
+	@mkdir -p build
+	$(BPF_CLANG) -O2 -g -target bpf -Wall -Wextra -Werror $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH)) -Isrc \
+		-c $< -o $@
+
+build/tc.skel.h: build/tc.bpf.o
+	$(BPFTOOL) gen skeleton $< name tc_bpf > $@.tmp && mv $@.tmp $@
+
+$(OUT)/hellosplit: $(SRC) $(HDR) Makefile $(TC_SKEL)
 	@mkdir -p $(OUT)
-	$(CC) $(BASE_CFLAGS) $(HARDEN) $(CFLAGS) -o $@ $(SRC) $(HARDEN_LD) $(LDSTATIC) $(LDFLAGS)
+	$(CC) $(BASE_CFLAGS) $(HARDEN) $(CFLAGS) $(TC_CFLAGS) -o $@ $(SRC) $(HARDEN_LD) $(LDSTATIC) $(LDFLAGS) $(TC_LIBS)
 
 # ---- benchmarks (not run by make check)
 
@@ -121,10 +144,10 @@ unit-asan: build/asan/run
 
 # The daemon built with AddressSanitizer and UndefinedBehaviorSanitizer, for
 # the offline runs (same output as the plain build, or the test fails).
-build/asan/hellosplit: $(SRC) $(HDR) Makefile
+build/asan/hellosplit: $(SRC) $(HDR) Makefile $(TC_SKEL)
 	@mkdir -p build/asan
 	$(CC) $(BASE_CFLAGS) -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
-		-o $@ $(SRC)
+		$(TC_CFLAGS) -o $@ $(SRC) $(TC_LIBS)
 
 offline: $(OUT)/hellosplit build/asan/hellosplit
 	tests/offline/run.sh $(OUT)/hellosplit build/asan/hellosplit
@@ -182,6 +205,7 @@ ANDROID_BIN = build/android-arm64/hellosplit build/android-arm/hellosplit
 ANDROID_UNIT = build/android-arm64/unit build/android-arm/unit
 STATIC_LD = -static -Wl,--fatal-warnings
 build/android-%/hellosplit build/android-%/unit: PROBE_NET = probe-posix probe-resolve-static
+build/android-%/hellosplit: TC_ENGINE = tc-none
 
 # Without the cross compilers, say which Debian packages bring them.
 .PHONY: android-toolchain
@@ -343,10 +367,10 @@ LINT_SRC = $(sort $(SRC) $(DIVERT_SRC) src/probe-resolve-static.c)
 LINT_WIN_SRC = $(sort $(filter-out $(LINT_SRC),$(WIN_SRC)) src/config.c src/learned.c src/main.c)
 CPPCHECK = cppcheck --std=c11 --enable=warning,style,performance,portability --inline-suppr --quiet \
 	--error-exitcode=1 --suppressions-list=.cppcheck-suppressions -D_GNU_SOURCE -Isrc
-lint:
-	$(CPPCHECK) -D__linux__ $(LINT_SRC) bench/hsclient.c
+lint: $(TC_SKEL)
+	$(CPPCHECK) -D__linux__ $(TC_CFLAGS) $(LINT_SRC) bench/hsclient.c
 	$(CPPCHECK) -D_WIN32 -D_WIN32_WINNT=0x0A00 $(LINT_WIN_SRC)
-	LINT_CFLAGS="$(BASE_CFLAGS) -Isrc" \
+	LINT_CFLAGS="$(BASE_CFLAGS) -Isrc $(TC_CFLAGS)" \
 	LINT_WIN_CFLAGS="--target=x86_64-w64-mingw32 $(BASE_CFLAGS) -D_WIN32_WINNT=0x0A00 -Isrc" \
 		tests/lint/clang-tidy.sh $(LINT_SRC) bench/hsclient.c --windows $(LINT_WIN_SRC)
 

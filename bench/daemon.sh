@@ -17,6 +17,13 @@
 #      after its first packet and the connection skips the queue; what is
 #      left is conntrack and one rule per packet). Two runs of the same arm
 #      differ by up to 10 % here, hence the many rounds.
+#   4. The engines side by side (BENCH_ENGINES=1, the default where the
+#      build has the tc engine): one tc daemon (port 443) and one nfqueue
+#      daemon (port 9443) run at once; hsclient alternates its connections
+#      between 443 (tc), 9443 (nfqueue) and 8443 (none), so the three arms
+#      are measured connection by connection in one run; then bulk iperf3 to
+#      port 443 without vs with the tc engine (its program sees every packet
+#      of the flow).
 # Why not `openssl s_time`: it reports whole seconds of real time ("N
 # connections in 3 real seconds" for anything from 3.0 to 3.99 s), an error
 # of up to a third per sample. Run as root: make bench-daemon
@@ -33,6 +40,8 @@ CLIENTS=${BENCH_CLIENTS:-1}
 HSCLIENT=${HSCLIENT:-$E2E_DIR/../../build/bench/hsclient}
 SPLIT_PORT=443
 OTHER_PORT=8443
+NFQ_PORT=9443
+ENGINES=${BENCH_ENGINES:-1}
 
 e2e_require_root
 e2e_require_tools iperf3 bc
@@ -73,7 +82,7 @@ stop_daemon() {
 }
 
 echo "hellosplit daemon benchmark: $ROUNDS rounds of ${SECONDS_EACH} s, $(nproc) cores, $CLIENTS TLS client(s)"
-E2E_NGINX_EXTRA_PORTS=$OTHER_PORT srv_nginx_start >/dev/null
+E2E_NGINX_EXTRA_PORTS="$OTHER_PORT $NFQ_PORT" srv_nginx_start >/dev/null
 
 echo "1. TLS handshakes, connections alternating: $SPLIT_PORT split by hellosplit, $OTHER_PORT not intercepted"
 start_daemon
@@ -118,6 +127,32 @@ bulk() { # Mbit/s
 
 echo "2. connections hellosplit does not touch (port $OTHER_PORT): without vs with hellosplit"
 alternating "$ROUNDS" other handshakes/s untouched
+
+if [[ $ENGINES == 1 ]]; then
+	echo "4. engines: $SPLIT_PORT tc, $NFQ_PORT nfqueue, $OTHER_PORT not intercepted, connections alternating"
+	E2E_ENGINE=tc hs_start "$E2E_NS_CLI" --ports "$SPLIT_PORT" >/dev/null || e2e_die "the tc daemon did not start"
+	TC_PID=$HS_PID TC_STATS=$HS_STATS
+	E2E_ENGINE=nfqueue hs_start "$E2E_NS_CLI" --ports "$NFQ_PORT" >/dev/null || e2e_die "the nfqueue daemon did not start"
+	sleep "${BENCH_SETTLE:-2}"
+	for ((r = 1; r <= ROUNDS; r++)); do
+		out=$(hsclients "$SPLIT_PORT" "$NFQ_PORT" "$OTHER_PORT")
+		t=$(field $SPLIT_PORT 2 <<<"$out") q=$(field $NFQ_PORT 2 <<<"$out") n=$(field $OTHER_PORT 2 <<<"$out")
+		failed=$((failed + $(field $SPLIT_PORT 5 <<<"$out") + $(field $NFQ_PORT 5 <<<"$out") + \
+			$(field $OTHER_PORT 5 <<<"$out")))
+		printf "  round %2d: tc %7.1f, nfqueue %7.1f, none %7.1f handshakes/s = %s / %s; p50 %s / %s / %s ms\n" \
+			"$r" "$t" "$q" "$n" "$(echo "scale=3; $t / $n" | bc)" "$(echo "scale=3; $q / $n" | bc)" \
+			"$(field $SPLIT_PORT 3 <<<"$out")" "$(field $NFQ_PORT 3 <<<"$out")" "$(field $OTHER_PORT 3 <<<"$out")"
+		add et "$t"; add eq "$q"; add en "$n"
+		add ep50t "$(field $SPLIT_PORT 3 <<<"$out")"; add ep50q "$(field $NFQ_PORT 3 <<<"$out")"
+		add ep50n "$(field $OTHER_PORT 3 <<<"$out")"
+		add ep99t "$(field $SPLIT_PORT 4 <<<"$out")"; add ep99q "$(field $NFQ_PORT 4 <<<"$out")"
+		add ep99n "$(field $OTHER_PORT 4 <<<"$out")"
+	done
+	hs_stop INT
+	echo "    nfqueue daemon: flows $(hs_stat flows), split $(hs_stat flows_split)"
+	hs_stop INT "$TC_PID"
+	echo "    tc daemon: flows $(hs_stat flows "$TC_STATS"), split $(hs_stat flows_split "$TC_STATS")"
+fi
 srv_nginx_stop
 
 echo "3. bulk iperf3 to port $SPLIT_PORT: without vs with hellosplit"
@@ -125,6 +160,10 @@ nsx "$E2E_NS_SRV" iperf3 -s -p "$SPLIT_PORT" -D --pidfile "$(e2e_tmpdir)/iperf3.
 e2e_on_exit "kill \$(cat $(e2e_tmpdir)/iperf3.pid) 2>/dev/null"
 sleep 0.5
 alternating "$BULK_ROUNDS" bulk Mbit/s bulk
+if [[ $ENGINES == 1 ]]; then
+	echo "4. bulk iperf3 to port $SPLIT_PORT: without vs with the tc engine"
+	E2E_ENGINE=tc alternating "$BULK_ROUNDS" tcbulk Mbit/s bulk
+fi
 
 echo
 echo "averages over $ROUNDS rounds                    none   hellosplit   ratio"
@@ -138,5 +177,14 @@ printf "  2. handshakes/s, untouched port    %10s %10s   %s\n" "$(avg other_none
 printf "  3. bulk iperf3 Mbit/s (%2d rounds)  %10s %10s   %s\n" "$BULK_ROUNDS" "$(avg bulk_none "$BULK_ROUNDS")" \
 	"$(avg bulk_with "$BULK_ROUNDS")" \
 	"$(ratio bulk_with bulk_none)"
+if [[ $ENGINES == 1 ]]; then
+	echo "engines, connections alternating                 none    nfqueue         tc   nfqueue/none  tc/none"
+	printf "  4. TLS handshakes/s             %10s %10s %10s   %s        %s\n" "$(avg en)" "$(avg eq)" "$(avg et)" \
+		"$(ratio eq en)" "$(ratio et en)"
+	printf "     p50 ms                       %10s %10s %10s\n" "$(avg ep50n)" "$(avg ep50q)" "$(avg ep50t)"
+	printf "     p99 ms                       %10s %10s %10s\n" "$(avg ep99n)" "$(avg ep99q)" "$(avg ep99t)"
+	printf "     bulk iperf3 Mbit/s, tc       %10s            %10s   tc/none %s\n" \
+		"$(avg tcbulk_none "$BULK_ROUNDS")" "$(avg tcbulk_with "$BULK_ROUNDS")" "$(ratio tcbulk_with tcbulk_none)"
+fi
 echo "  failed handshakes: $failed"
 ((failed == 0)) || exit 1

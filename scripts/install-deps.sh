@@ -3,7 +3,7 @@
 # `test` to build and run every test. Only missing packages are installed.
 set -eu
 
-run_pkgs="gcc make libc6-dev iptables kmod"
+run_pkgs="gcc make libc6-dev iptables kmod clang llvm libbpf-dev libelf-dev zlib1g-dev bpftool"
 test_pkgs="$run_pkgs nftables iproute2 conntrack ethtool iputils-ping procps psmisc util-linux
 nginx-light openssl curl gnutls-bin python3 python3-scapy libssl-dev tcpdump tshark chromium iperf3
 clang llvm-14 libclang-rt-14-dev valgrind cppcheck clang-tidy shellcheck

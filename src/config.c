@@ -49,8 +49,9 @@ static int check_pins(struct config *c, const char *v, char *err, size_t errlen)
 static const char *const split_modes[] = {"tls-hello", "immediate", NULL};       /* enum split_mode */
 static const char *const tls_completes[] = {"record", "handshake", NULL};        /* enum tls_complete */
 static const char *const rule_kinds[] = {"iptables", "nftables", "none", NULL};  /* enum rules_kind */
+static const char *const engine_kinds[] = {"auto", "tc", "nfqueue", NULL};      /* enum engine_kind */
 _Static_assert(sizeof(enum split_mode) == sizeof(int) && sizeof(enum tls_complete) == sizeof(int) &&
-		       sizeof(enum rules_kind) == sizeof(int), "choices are stored as int");
+		       sizeof(enum rules_kind) == sizeof(int) && sizeof(enum engine_kind) == sizeof(int), "choices are stored as int");
 
 static const struct option_def options[] = {
 	/* splitting */
@@ -106,6 +107,9 @@ static const struct option_def options[] = {
 	{"pcap-out", 0, OPT_STRING, PLATFORM_ALL, FIELD(pcap_out), 0, 0, NULL, "FILE",
 	 "offline: write what would reach the wire to FILE", NULL},
 	/* Linux */
+	{"engine", 0, OPT_CHOICE, PLATFORM_LINUX, FIELD(engine_kind), 0, 0, NULL, "ENGINE",
+	 "auto (tc where the build, kernel and options allow, else nfqueue), tc (cut in the kernel) or nfqueue "
+	 "(default auto)", engine_kinds},
 	{"queue-num", 0, OPT_U32, PLATFORM_LINUX, FIELD(queue_num), 0, 65535, NULL, "N",
 	 "NFQUEUE number (default 200)", NULL},
 	{"queue-bypass", 0, OPT_SWITCH, PLATFORM_LINUX, FIELD(queue_bypass), 0, 1, NULL, NULL,

@@ -10,6 +10,8 @@
 #define HELLOSPLIT_VERSION "0.1.0"
 
 enum rules_kind { RULES_IPTABLES = 0, RULES_NFTABLES, RULES_NONE };
+/* --engine: Linux's packet path (tc.h). */
+enum engine_kind { ENGINE_KIND_AUTO = 0, ENGINE_KIND_TC, ENGINE_KIND_NFQUEUE };
 
 /* Which builds accept an option. */
 #define PLATFORM_LINUX   1u
@@ -44,6 +46,7 @@ struct config {
 	int queue_bypass;
 	uint32_t fwmark, done_mark;
 	enum rules_kind rules;
+	enum engine_kind engine_kind;
 	int rules_remove;
 	int print_rules;
 	int exclude_loopback;

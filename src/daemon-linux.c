@@ -27,6 +27,8 @@
 #include "log.h"
 #include "nfqueue.h"
 #include "rules.h"
+#include "tc-plan.h"
+#include "tc.h"
 
 #define STATS_LINE_MAX 2048
 
@@ -502,6 +504,41 @@ static int stop_child(const struct config *cfg, pid_t pid, struct learned_rx *rx
 	return wait_child(pid, 0);
 }
 
+/* --engine auto or tc: the tc engine when the options, the build and the
+ * kernel allow it. Returns its exit code, or TC_NOT_STARTED (auto: the
+ * reason said in one line) for the NFQUEUE path. */
+static int run_tc(const struct config *cfg, uid_t uid, gid_t gid)
+{
+	const char *flag = tc_plan_refusal(cfg);
+	int tc = cfg->engine_kind == ENGINE_KIND_TC, rc;
+	char why[768];
+
+	/* Learning (on by default) needs each flow's cuts chosen by its name and
+	 * the servers' answers: only the NFQUEUE path has both. */
+	if (cfg->learn && !tc) {
+		log_info("engine: nfqueue (learning, on by default, needs the servers' answers, which the tc engine "
+			 "does not see; --no-learn lets auto choose tc).");
+		return TC_NOT_STARTED;
+	}
+	if (flag) {
+		if (tc) {
+			log_error("--engine tc cannot serve %s: drop %s, or use --engine nfqueue (or auto).", flag, flag);
+			return 1;
+		}
+		log_info("engine: nfqueue (the tc engine cannot serve %s).", flag);
+		return TC_NOT_STARTED;
+	}
+	rc = tc_run(cfg, uid, gid, drop_privileges, why, sizeof(why));
+	if (rc != TC_NOT_STARTED)
+		return rc;
+	if (tc) {
+		log_error("--engine tc: %s. Use --engine nfqueue (or auto).", why);
+		return 1;
+	}
+	log_info("engine: nfqueue (%s).", why);
+	return TC_NOT_STARTED;
+}
+
 int daemon_run(const struct config *cfg)
 {
 	int ready[2], stats[2], learn[2], sfd, stats_fd, stop_fd, learn_fd, rc = 1, rules_in = 1;
@@ -517,10 +554,15 @@ int daemon_run(const struct config *cfg)
 		return rules_print(cfg, stdout) ? 1 : 0;
 	if (check_privileges())
 		return 1;
-	if (cfg->rules_remove)
-		return rules_remove(1) ? 1 : 0;
+	if (cfg->rules_remove) {
+		rc = rules_remove(1) ? 1 : 0;
+		return tc_remove(1) ? 1 : rc;
+	}
 	if (resolve_user(cfg->user, &uid, &gid))
 		return 1;
+	if (cfg->engine_kind != ENGINE_KIND_NFQUEUE && (rc = run_tc(cfg, uid, gid)) != TC_NOT_STARTED)
+		return rc;
+	rc = 1;
 	/* A shell starts background jobs with SIGINT ignored; an ignored signal
 	 * never reaches a signalfd, so take the defaults back first. */
 	signal(SIGINT, SIG_DFL);

@@ -27,17 +27,24 @@ static uint32_t wait_ms(const struct engine *e, uint64_t now, uint64_t next_stat
 	return wait;
 }
 
+/* The engine's counters, or the adapter's when it counts the packets. */
+static const struct stats *counters(const struct daemon_adapter *a, const struct engine *e)
+{
+	return a->stats ? a->stats(a->ctx) : engine_stats(e);
+}
+
 /* The counters to the log (print) and to the adapter's place or --stats-json. */
 static void report(const struct config *cfg, const struct daemon_adapter *a, const struct engine *e, double uptime,
 		   int print)
 {
+	const struct stats *s = counters(a, e);
 	int err;
 
 	if (print)
-		stats_print(log_stream(), engine_stats(e), uptime);
+		stats_print(log_stream(), s, uptime);
 	if (a->save_stats)
-		a->save_stats(a->ctx, engine_stats(e), uptime);
-	else if (cfg->stats_json && (err = stats_save_json(cfg->stats_json, engine_stats(e), uptime)) != 0)
+		a->save_stats(a->ctx, s, uptime);
+	else if (cfg->stats_json && (err = stats_save_json(cfg->stats_json, s, uptime)) != 0)
 		log_error("cannot write the counters to '%s' (--stats-json): %s. Give a file in a directory that "
 			  "exists and is writable.", cfg->stats_json, strerror(-err));
 }
@@ -104,7 +111,7 @@ static int run(const struct config *cfg, const struct daemon_adapter *a, const s
 		if (a->flush)
 			a->flush(a->ctx);
 		if (events & DAEMON_PRINT_STATS)
-			stats_print(log_stream(), engine_stats(e), (double)(now - start) / 1000);
+			stats_print(log_stream(), counters(a, e), (double)(now - start) / 1000);
 		if (events & DAEMON_RELOAD)
 			reload(e, lists);
 		if (now >= next_stats) {

@@ -4,7 +4,7 @@
  * owns the packet source and the operating system's events. No OS header
  * here: the loop runs in the unit tests with a fake adapter and a fake clock.
  *
- * Adapters: daemon-linux.c (NFQUEUE, through nfqueue.c), windivert.c (WinDivert),
+ * Adapters: daemon-linux.c (NFQUEUE, through nfqueue.c), tc.c (the tc engine), windivert.c (WinDivert),
  * divert.c (FreeBSD divert(4) and its Linux stand-in). Each also defines
  * daemon_run, which main.c calls. */
 #ifndef HELLOSPLIT_DAEMON_H
@@ -65,6 +65,9 @@ struct daemon_adapter {
 	/* Where the learned state text goes (may be NULL: the loop writes the
 	 * --state file itself). 0 or -errno, said by the callee. */
 	int (*save_learned)(void *ctx, const char *text, size_t len);
+	/* The counters to report when the packets are counted elsewhere (the tc
+	 * engine's maps); may be NULL: the engine's. */
+	const struct stats *(*stats)(void *ctx);
 };
 
 /* Loads the host lists, creates the engine, starts the adapter and runs it

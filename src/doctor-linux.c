@@ -9,6 +9,8 @@
 #include "doctor.h"
 #include "nfqueue.h"
 #include "rules.h"
+#include "tc-plan.h"
+#include "tc.h"
 
 #define DOCTOR_CHAIN "HELLOSPLIT_DOCTOR"
 
@@ -168,6 +170,42 @@ static void check_offloads(void)
 	doctor_note(line);
 }
 
+/* One line: the engine the daemon would run with these options, and why. */
+static void check_engine(struct doctor *d, const struct config *cfg)
+{
+	const char *flag = tc_plan_refusal(cfg);
+	char why[768], line[1024];
+
+	if (cfg->engine_kind == ENGINE_KIND_NFQUEUE) {
+		doctor_ok("engine: nfqueue (--engine nfqueue)");
+		return;
+	}
+	if (cfg->learn && cfg->engine_kind == ENGINE_KIND_AUTO) {
+		doctor_ok("engine: nfqueue (learning, on by default, needs the servers' answers; --no-learn lets auto "
+			  "choose tc)");
+		return;
+	}
+	if (flag) {
+		snprintf(line, sizeof(line), "engine: %s: the tc engine cannot serve %s", cfg->engine_kind ==
+			 ENGINE_KIND_TC ? "--engine tc refuses to start" : "nfqueue", flag);
+		if (cfg->engine_kind == ENGINE_KIND_TC)
+			doctor_problem(d, line, "drop that option, or use --engine nfqueue (or auto)");
+		else
+			doctor_ok(line);
+		return;
+	}
+	if (tc_probe(cfg, why, sizeof(why)) == 0) {
+		doctor_ok("engine: tc (the kernel takes the tc program: the hello is cut in the kernel, no queue)");
+		return;
+	}
+	snprintf(line, sizeof(line), "engine: %s: %s", cfg->engine_kind == ENGINE_KIND_TC ?
+		 "--engine tc cannot start" : "nfqueue", why);
+	if (cfg->engine_kind == ENGINE_KIND_TC)
+		doctor_problem(d, line, "use --engine nfqueue (or auto), or a kernel with BPF, cls_bpf and clsact");
+	else
+		doctor_note(line);
+}
+
 int doctor_main(int argc, char **argv)
 {
 	struct doctor d = {0};
@@ -184,6 +222,7 @@ int doctor_main(int argc, char **argv)
 		printf("\n%d problem(s).\n", d.problems);
 		return 1;
 	}
+	check_engine(&d, &cfg);
 	check_queue(&d, &cfg);
 	iptables = tool("iptables", path, sizeof(path), &d,
 			"apt install iptables (OpenWrt: opkg install iptables-nft), or use --rules none");

@@ -147,6 +147,7 @@
 # Environment knobs
 #   E2E_ID          suffix of namespace names (default: $$ of the test)
 #   E2E_OFFLOADS    off (default) | on  -- veth tso/gso/gro/tx-csum
+#   E2E_ENGINE      nfqueue (default) | tc | auto -- the --engine hs_start and hs_run give
 #   E2E_MASQ        1 = topo_router_up masquerades (same as argument "masq")
 #   E2E_SRCROUTE    1 = the way to the server network is only in routing table
 #                   E2E_SRC_TABLE (100), chosen by source (multi-WAN, VPN
@@ -180,6 +181,7 @@ E2E_PY=/usr/bin/python3          # Debian's python3: pyenv's may lack modules
 E2E_ID=${E2E_ID:-$$}
 E2E_PREFIX="hs${E2E_ID}"
 E2E_OFFLOADS=${E2E_OFFLOADS:-off}
+E2E_ENGINE=${E2E_ENGINE:-nfqueue}   # hs_start/hs_run pass --engine "$E2E_ENGINE"
 E2E_FETCH_TIMEOUT=${E2E_FETCH_TIMEOUT:-5}
 E2E_BLOCK_MAX_S=${E2E_BLOCK_MAX_S:-3}
 E2E_RAW_PORTS=${E2E_RAW_PORTS:-30000:30999}
@@ -1136,10 +1138,10 @@ hs_start() {
     local verbose=() learn=(--state "${HS_STATE:=$E2E_TMP/learned}")
     [[ -z "${HS_VERBOSE--v}" ]] || verbose=("${HS_VERBOSE--v}")
     [[ ${HS_LEARN:-0} == 1 ]] || learn+=(--no-learn)
-    e2e_spawn "$ns" "$HS_LOG" "$HS_BIN" "${verbose[@]}" --stats-json "$HS_STATS" "${learn[@]}" "$@"
+    e2e_spawn "$ns" "$HS_LOG" "$HS_BIN" --engine "$E2E_ENGINE" "${verbose[@]}" --stats-json "$HS_STATS" "${learn[@]}" "$@"
     HS_PID=$E2E_SPAWN_PID
     for ((i = 0; i < 200; i++)); do
-        grep -q 'running on queue' "$HS_LOG" && return 0
+        grep -qE 'running on queue|running in the kernel' "$HS_LOG" && return 0
         if ! kill -0 "$HS_PID" 2>/dev/null; then
             wait "$HS_PID" && HS_RC=0 || HS_RC=$?
             _e2e_untrack_pid "$HS_PID"
@@ -1204,11 +1206,13 @@ hs_run() {
     _e2e_tmp
     HS_N=$((HS_N + 1))
     HS_OUT="$E2E_TMP/hellosplit-run-$HS_N.out"
-    # daemon options (not a subcommand) get --no-learn as hs_start's do, so
-    # that --print-rules prints what hs_start installs
-    local learn=()
+    # daemon options (not a subcommand such as doctor) get --engine "$E2E_ENGINE"
+    # first and --no-learn as hs_start's do, so that --print-rules prints what
+    # hs_start installs
+    local engine=() learn=()
+    [[ ${1-} != -* ]] || engine=(--engine "$E2E_ENGINE")
     [[ ${1:-} == --* && ${HS_LEARN:-0} != 1 ]] && learn=(--no-learn)
-    _e2e_fg ip netns exec "$ns" timeout -k 2 15 "$HS_BIN" "$@" "${learn[@]}" >"$HS_OUT" 2>&1 && HS_RC=0 || HS_RC=$?
+    _e2e_fg ip netns exec "$ns" timeout -k 2 15 "$HS_BIN" "${engine[@]}" "$@" "${learn[@]}" >"$HS_OUT" 2>&1 && HS_RC=0 || HS_RC=$?
     return 0
 }
 

@@ -3,7 +3,8 @@
 # after the other (nothing in parallel: each builds its own namespaces and
 # measures timing-sensitive things), then a summary table.
 #
-#   sudo tests/e2e/run.sh [TEST...]      TEST: test_desktop, test_desktop.sh, desktop
+#   sudo tests/e2e/run.sh [TEST...]      TEST: test_desktop, test_desktop.sh, desktop;
+#                                        NAME@tc: that suite with E2E_ENGINE=tc
 #
 # Before any test it checks, and FAILS (exit 1, never skips) when something
 # is missing: root, every tool of tests/e2e/packages.txt, the hellosplit
@@ -27,8 +28,12 @@ die() { printf 'FATAL: %s\n' "$*" >&2; exit 1; }
 
 # Fixed order: the test bed itself first, quick refusals next, the long
 # measurements (loss, soak) last.
-ORDER=(test_censor_baseline test_daemon_cli test_desktop test_router test_route test_offloads test_failopen
-       test_router_pppoe test_stop test_tuple_reuse test_adversarial test_loss test_soak)
+# The suites marked @tc run a second time with E2E_ENGINE=tc (the tc engine;
+# the others test what only the NFQUEUE engine does: its rules, its held
+# packets, --hostlist, pieces with final checksums under offloads).
+ORDER=(test_censor_baseline test_daemon_cli test_desktop test_tc test_router test_route test_offloads test_failopen
+       test_router_pppoe test_stop test_tuple_reuse test_adversarial test_loss test_soak
+       test_desktop@tc test_route@tc test_tuple_reuse@tc test_loss@tc)
 
 select_tests() {
     local t f all=() seen
@@ -38,13 +43,13 @@ select_tests() {
         for t in "$@"; do
             t=${t%.sh}
             [[ $t == test_* ]] || t=test_$t
-            [[ -f "$DIR/$t.sh" ]] || die "no such test: $DIR/$t.sh"
+            [[ -f "$DIR/${t%@tc}.sh" ]] || die "no such test: $DIR/${t%@tc}.sh"
             TESTS+=("$t")
         done
         return
     fi
     # ORDER first, then any test not listed there (a new file is never skipped).
-    for t in "${ORDER[@]}"; do [[ -f "$DIR/$t.sh" ]] && TESTS+=("$t"); done
+    for t in "${ORDER[@]}"; do [[ -f "$DIR/${t%@tc}.sh" ]] && TESTS+=("$t"); done
     for t in "${all[@]}"; do
         seen=0
         for f in "${TESTS[@]}"; do [[ $f == "$t" ]] && seen=1; done
@@ -108,7 +113,9 @@ for t in "${TESTS[@]}"; do
     printf '\n################ %s\n' "$t"
     log="$LOGS/$t.log"
     t0=$SECONDS
-    timeout -k 10 "$TIMEOUT" "$DIR/$t.sh" 2>&1 | tee "$log"
+    engine=${E2E_ENGINE:-nfqueue}
+    [[ $t == *@tc ]] && engine=tc
+    E2E_ENGINE=$engine timeout -k 10 "$TIMEOUT" "$DIR/${t%@tc}.sh" 2>&1 | tee "$log"
     rc=${PIPESTATUS[0]}
     SECS[$t]=$((SECONDS - t0))
     line=$(grep -E '^e2e: [0-9]+ passed, [0-9]+ failed$' "$log" | tail -n1)

@@ -14,7 +14,8 @@
 #      "no split gets through" is logged once, its connections pass unsplit
 #      (reset by the censor as without hellosplit, fast), allowed names load.
 #   3. --observe learns nothing; --pin wins over learning; --no-learn never
-#      moves; the router topology (masqueraded) learns from forwarded flows.
+#      moves; the rules of learning as printed and installed, gone at stop;
+#      the router topology (masqueraded) learns from forwarded IPv6 flows.
 # Needs root.
 set -u -o pipefail
 
@@ -48,18 +49,20 @@ learned() { # KIND NAME
         echo "-"
 }
 
-# Fetches until one loads, at most MAX; prints the attempts it took (0: none loaded).
+# Fetches until one loads, at most MAX; GOT = the attempts it took (0: none
+# loaded). Not in a $(...) subshell: the fetch helpers number their log files
+# in a global counter.
 attempts_until_ok() { # MAX FETCH ARGS...
     local max=$1 i
     shift
+    GOT=0
     for ((i = 1; i <= max; i++)); do
         if "$@" >/dev/null 2>&1; then
-            echo "$i"
+            GOT=$i
             return 0
         fi
         sleep 0.2
     done
-    echo 0
 }
 
 topo_desktop_up
@@ -104,7 +107,7 @@ for model in first-packet record-start any-packet any-packet-drop; do
     expect_fail "$model, no hellosplit: curl $B v4 fails" fetch_curl "$B" 4
     hs_start "$E2E_NS_CLI" || e2e_die "hellosplit did not start"
     max=${ATTEMPTS[$model]}
-    got=$(attempts_until_ok 6 fetch_curl "$B" 4)
+    attempts_until_ok 6 fetch_curl "$B" 4; got=$GOT
     if [[ $got -ge 1 && $got -le $max ]]; then
         e2e_pass "$model: curl $B v4 loaded at attempt $got (at most $max)"
     else
@@ -161,6 +164,14 @@ for model in first-packet record-start any-packet any-packet-drop; do
     expect_ok "$model, restarted: curl $S v6 loads at its first attempt" fetch_curl "$S" 6
     hs_stop INT
     expect_eq "$model, restarted: no failure seen" 0 "$(hs_stat learn_failures)"
+    if [[ $model == any-packet ]]; then
+        "$HS_BIN" learned --state "$STATE" list >"$T/list.out" 2>&1
+        grep -qE '^site +blocked\.example +midsld +works' "$T/list.out" &&
+            e2e_pass "$model: 'hellosplit learned list' shows the daemon's entry" ||
+            e2e_fail "$model: 'hellosplit learned list' shows the daemon's entry" "$(cat "$T/list.out")"
+        expect_ok "$model: 'hellosplit learned forget $B' succeeds" "$HS_BIN" learned --state "$STATE" forget "$B"
+        expect_eq "$model: forgotten, the site has no entry" "-" "$(learned site blocked.example)"
+    fi
 done
 
 section "reassembling: no split gets through"
@@ -197,6 +208,15 @@ expect_ok "pin: curl $B v4 loads at its first attempt" fetch_curl "$B" 4
 grep -q "sni=$B split at 1,.*pinned (--pin)" "$HS_LOG" && e2e_pass "pin: -v says pinned" ||
     e2e_fail "pin: -v says pinned" "$(grep "sni=$B" "$HS_LOG" | tail -2)"
 hs_stop INT
+# the default engine (auto) learns: it takes nfqueue for it
+rm -f "$STATE"
+E2E_ENGINE=auto hs_start "$E2E_NS_CLI" || e2e_die "hellosplit --engine auto did not start"
+grep -q "engine: nfqueue (learning, on by default" "$HS_LOG" && e2e_pass "auto: takes nfqueue to learn, says so" ||
+    e2e_fail "auto: takes nfqueue to learn, says so" "$(grep engine "$HS_LOG")"
+attempts_until_ok 6 fetch_curl "$B" 4; got=$GOT
+[[ $got -ge 1 && $got -le 2 ]] && e2e_pass "auto: curl $B v4 loaded at attempt $got (at most 2)" ||
+    e2e_fail "auto: curl $B v4 loaded at attempt $got (want 1..2)"
+hs_stop INT
 HS_LEARN=0
 hs_start "$E2E_NS_CLI" || e2e_die "hellosplit --no-learn did not start"
 expect_blocked "no-learn: curl $B v4 reset" fetch_curl "$B" 4
@@ -211,14 +231,16 @@ topo_router_up masq
 srv_nginx_start "$B" "${A[@]}"
 censor_install any-packet "$E2E_NS_MID" "$E2E_MID_IF" "$B"
 hs_start "$E2E_NS_GW" --iface wan0 || e2e_die "hellosplit did not start on gw"
-got=$(attempts_until_ok 6 fetch_curl "$B" 4)
+# learned from IPv6 flows this time (masqueraded too), then IPv4 profits
+attempts_until_ok 6 fetch_curl "$B" 6; got=$GOT
 if [[ $got -ge 1 && $got -le 2 ]]; then
-    e2e_pass "router: curl $B v4 loaded at attempt $got (at most 2)"
+    e2e_pass "router: curl $B v6 loaded at attempt $got (at most 2)"
 else
-    e2e_fail "router: curl $B v4 loaded at attempt $got (want 1..2)"
+    e2e_fail "router: curl $B v6 loaded at attempt $got (want 1..2)"
 fi
-expect_ok "router, learned: curl $B v4 loads at once" fetch_curl "$B" 4
 expect_ok "router, learned: curl $B v6 loads at once" fetch_curl "$B" 6
+expect_ok "router, learned: curl $B v4 loads at once" fetch_curl "$B" 4
+expect_ok "router, learned: python $B v4 loads at once" fetch_python "$B" 4
 hs_stop TERM
 expect_eq "router: the state file holds the site at midsld" "midsld works" "$(learned site blocked.example)"
 

@@ -27,6 +27,7 @@ void test_rules(void);
 void test_ports(void);
 void test_nlmsg(void);
 void test_windivert_filter(void);
+void test_tc(void);
 
 int main(void)
 {
@@ -52,6 +53,7 @@ int main(void)
 	test_ports();
 	test_nlmsg();
 	test_windivert_filter();
+	test_tc();
 	printf("%d passed, %d failed\n", test_passed, test_failed);
 	return test_failed ? 1 : 0;
 }

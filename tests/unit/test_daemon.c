@@ -139,7 +139,7 @@ static void fake_close(void *ctx)
 
 static const struct daemon_adapter fake_adapter = {
 	NULL, fake_emit, NULL, fake_start, fake_wait, fake_receive, fake_flush, fake_stop_receiving, fake_report_errors,
-	fake_save, fake_close, 0, NULL,
+	fake_save, fake_close, 0, NULL, NULL,
 };
 
 /* Runs the loop over steps with log messages in logbuf; returns the exit code. */
