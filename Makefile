@@ -43,7 +43,11 @@ CORE += rules nlmsg windivert-filter
 TC_ENGINE = tc
 LINUX_ADAPTER = nfqueue rules-linux daemon-linux doctor-linux $(TC_ENGINE)
 SRC = $(addprefix src/,$(addsuffix .c,$(CORE) $(LINUX_ADAPTER) main))
-DIVERT_SRC = $(addprefix src/,$(addsuffix .c,$(CORE) divert main))
+# FreeBSD: the daemon and doctor over struct divert_io, whose implementation is
+# divert (the divert(4) socket) on FreeBSD, divert-sim (the stand-in) on Linux.
+DIVERT_ADAPTER = daemon-freebsd doctor-freebsd
+DIVERT_SRC = $(addprefix src/,$(addsuffix .c,$(CORE) divert $(DIVERT_ADAPTER) main))
+DIVERT_SIM_SRC = $(addprefix src/,$(addsuffix .c,$(CORE) divert-sim $(DIVERT_ADAPTER) main))
 ifeq ($(PLATFORM),freebsd)
 SRC = $(DIVERT_SRC)
 endif
@@ -249,14 +253,14 @@ all: android
 dist: build/hellosplit-magisk.zip
 endif
 
-# ---- FreeBSD, pfSense, OPNsense: the divert(4) adapter (src/divert.c)
+# ---- FreeBSD, pfSense, OPNsense: the divert(4) daemon (src/daemon-freebsd.c, src/divert.c)
 #   gmake                      on FreeBSD (PLATFORM=freebsd): build/hellosplit
 #   make PLATFORM=freebsd-sim  build/divert-sim/hellosplit: the same adapter over
 #                              a socket pair, tested on Linux by tests/divert/run.sh
 
-build/divert-sim/hellosplit: $(DIVERT_SRC) $(HDR) Makefile
+build/divert-sim/hellosplit: $(DIVERT_SIM_SRC) $(HDR) Makefile
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) -DHELLOSPLIT_DIVERT $(HARDEN) $(CFLAGS) -o $@ $(DIVERT_SRC) $(HARDEN_LD) $(LDFLAGS)
+	$(CC) $(BASE_CFLAGS) -DHELLOSPLIT_DIVERT $(HARDEN) $(CFLAGS) -o $@ $(DIVERT_SIM_SRC) $(HARDEN_LD) $(LDFLAGS)
 
 .PHONY: divert-check
 divert-check: build/divert-sim/hellosplit build/hellosplit
@@ -363,16 +367,24 @@ fuzz-merge: $(addprefix build/fuzz/fuzz_,$(FUZZ_HARNESSES))
 # cppcheck and clang-tidy over every source: the POSIX ones (Linux, static,
 # divert) as built here, the Windows ones (and the files with _WIN32 parts)
 # for a mingw-w64 target.
-LINT_SRC = $(sort $(SRC) $(DIVERT_SRC) src/probe-resolve-static.c)
+LINT_SRC = $(sort $(SRC) $(DIVERT_SIM_SRC) src/probe-resolve-static.c)
+# The divert(4) socket compiles for FreeBSD only: clang's FreeBSD target over
+# this machine's headers, the two FreeBSD constants given (tests/divert/run.sh).
+LINT_BSD_SRC = src/divert.c
+LINT_BSD_DEFS = -D__FreeBSD__ -DIPPROTO_DIVERT=258 -DPF_DIVERT=44
+LINT_BSD_CFLAGS = --target=x86_64-unknown-freebsd14.1 $(BASE_CFLAGS) -Isrc -isystem /usr/include/x86_64-linux-gnu \
+	-isystem /usr/include $(LINT_BSD_DEFS)
 LINT_WIN_SRC = $(sort $(filter-out $(LINT_SRC),$(WIN_SRC)) src/config.c src/learned.c src/main.c)
 CPPCHECK = cppcheck --std=c11 --enable=warning,style,performance,portability --inline-suppr --quiet \
 	--error-exitcode=1 --suppressions-list=.cppcheck-suppressions -D_GNU_SOURCE -Isrc
 lint: $(TC_SKEL)
 	$(CPPCHECK) -D__linux__ $(TC_CFLAGS) $(LINT_SRC) bench/hsclient.c
 	$(CPPCHECK) -D_WIN32 -D_WIN32_WINNT=0x0A00 $(LINT_WIN_SRC)
+	$(CPPCHECK) $(LINT_BSD_DEFS) $(LINT_BSD_SRC)
 	LINT_CFLAGS="$(BASE_CFLAGS) -Isrc $(TC_CFLAGS)" \
 	LINT_WIN_CFLAGS="--target=x86_64-w64-mingw32 $(BASE_CFLAGS) -D_WIN32_WINNT=0x0A00 -Isrc" \
-		tests/lint/clang-tidy.sh $(LINT_SRC) bench/hsclient.c --windows $(LINT_WIN_SRC)
+	LINT_BSD_CFLAGS="$(LINT_BSD_CFLAGS)" \
+		tests/lint/clang-tidy.sh $(LINT_SRC) bench/hsclient.c --windows $(LINT_WIN_SRC) --freebsd $(LINT_BSD_SRC)
 
 VALGRIND = valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all \
 	--track-origins=yes --quiet
