@@ -17,6 +17,7 @@
 
 #include "daemon.h"
 #include "engine.h"
+#include "file.h"
 #include "log.h"
 
 #define DIVERT_PACKET_MAX 65535   /* IP_MAXPACKET: nothing larger comes from divert(4) */
@@ -61,15 +62,6 @@ static void on_signal(int sig)
 		reload_signal = 1;
 	else
 		stop_signal = sig;
-}
-
-static uint64_t now_ms(void *ctx)
-{
-	struct timespec ts;
-
-	(void)ctx;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* The signals stay blocked except inside ppoll(), so none is lost between
@@ -176,7 +168,7 @@ static int divert_receive(void *ctx, uint64_t now)
 			return n;
 		}
 		if (i)
-			now = now_ms(NULL);
+			now = monotonic_ms();
 		if (engine_next_timeout(r->engine, now) == 0)
 			engine_tick(r->engine, now);   /* timeouts due before this packet go first */
 		if (!(engine_packet(r->engine, buf, (size_t)n, &meta, now) & ENGINE_STOLEN))
@@ -208,14 +200,13 @@ static int divert_loop(struct divert_io *io, const struct config *cfg)
 		.receive = divert_receive,
 		.report_errors = divert_report_errors,
 	};
-	const struct daemon_clock clock = {now_ms, NULL};
 	int e = set_nonblocking(io->fd);
 
 	if (e) {
 		log_error("cannot make the divert socket (fd %d) non-blocking: %s.", io->fd, strerror(-e));
 		return 1;
 	}
-	return daemon_loop(cfg, &adapter, &clock);
+	return daemon_loop(cfg, &adapter, &daemon_monotonic_clock);
 }
 
 int daemon_run(const struct config *cfg)

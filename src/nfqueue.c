@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <linux/netfilter.h>
@@ -18,6 +17,7 @@
 #include <linux/netfilter/nfnetlink_queue.h>
 #include <linux/netlink.h>
 
+#include "file.h"
 #include "log.h"
 #include "nlmsg.h"
 #include "packet.h"
@@ -481,14 +481,6 @@ static void handle_packet(struct nfqueue *q, uint8_t *msg, uint32_t msglen, uint
 	verdict(q, meta.packet_id, v, meta.mark);
 }
 
-static uint64_t clock_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 int nfqueue_receive(struct nfqueue *q)
 {
 	int reads;
@@ -506,7 +498,7 @@ int nfqueue_receive(struct nfqueue *q)
 				continue;
 			return -errno;     /* no verdict pending: each read's went out after it */
 		}
-		now = clock_ms();
+		now = monotonic_ms();
 		for (;;) {
 			size_t at = off;
 			uint8_t *msg = q->rx + at;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "file.h"
 #include "ladder.h"
 #include "tls.h"
 
@@ -424,14 +425,14 @@ static int pick_address(const struct probe_options *o, const struct probe_addres
 		struct probe_poll p;
 		probe_socket s;
 		enum probe_net_status st = probe_net_connect(&addrs[i], &s);
-		uint64_t deadline = probe_net_now_us() + (uint64_t)o->timeout_ms * 1000u;
+		uint64_t deadline = monotonic_us() + (uint64_t)o->timeout_ms * 1000u;
 
 		if (st == PROBE_NET_OK) {
 			st = PROBE_NET_AGAIN;
-			while (st == PROBE_NET_AGAIN && probe_net_now_us() < deadline) {
+			while (st == PROBE_NET_AGAIN && monotonic_us() < deadline) {
 				p.sock = s;
 				p.want = PROBE_NET_WRITE;
-				if (probe_net_poll(&p, 1, (int)((deadline - probe_net_now_us()) / 1000 + 1)) > 0)
+				if (probe_net_poll(&p, 1, (int)((deadline - monotonic_us()) / 1000 + 1)) > 0)
 					st = probe_net_connect_result(s);
 			}
 			probe_net_close(s);

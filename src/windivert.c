@@ -12,6 +12,7 @@
 
 #include "daemon.h"
 #include "engine.h"
+#include "file.h"
 #include "hostlist.h"
 #include "log.h"
 #include "packet.h"
@@ -397,7 +398,7 @@ static int adapter_wait(void *ctx, uint32_t timeout_ms)
 		log_win32("receiving from WinDivert", code);
 		return -EIO;
 	}
-	now = windows_now_ms();
+	now = monotonic_ms();
 	if (w->stopping) {
 		if (now >= w->stop_deadline) {
 			log_error("WinDivert did not end the receive within %u ms of the shutdown; closing.",
@@ -541,12 +542,6 @@ static void adapter_close(void *ctx)
 	windivert_unload(&w->api);         /* last: nothing of WinDivert.dll is used after it */
 }
 
-static uint64_t clock_now(void *ctx)
-{
-	(void)ctx;
-	return windows_now_ms();
-}
-
 int windivert_run(const struct config *cfg, unsigned open_retry_s, void (*ready)(void *ctx), void *ctx)
 {
 	struct windivert *w = calloc(1, sizeof(*w));
@@ -563,7 +558,6 @@ int windivert_run(const struct config *cfg, unsigned open_retry_s, void (*ready)
 		.report_errors = adapter_report_errors,
 		.close = adapter_close,
 	};
-	const struct daemon_clock clock = {clock_now, NULL};
 	int rc;
 
 	if (!w || windivert_stop_init()) {
@@ -589,7 +583,7 @@ int windivert_run(const struct config *cfg, unsigned open_retry_s, void (*ready)
 	w->open_retry_s = open_retry_s;
 	w->ready = ready;
 	w->ready_ctx = ctx;
-	rc = daemon_loop(cfg, &adapter, &clock);
+	rc = daemon_loop(cfg, &adapter, &daemon_monotonic_clock);
 	free(w);
 	return rc;
 }
