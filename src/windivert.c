@@ -14,6 +14,7 @@
 #include "engine.h"
 #include "file.h"
 #include "hostlist.h"
+#include "interfaces.h"
 #include "log.h"
 #include "packet.h"
 #include "util-windows.h"

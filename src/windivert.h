@@ -47,7 +47,4 @@ void windivert_reload(void);
  * Returns the exit code: 0, or 1 with the reason printed. */
 int windivert_run(const struct config *cfg, unsigned open_retry_s, void (*ready)(void *ctx), void *ctx);
 
-/* `--print-interfaces`: index, name and addresses of every interface. */
-int interfaces_print(FILE *out);
-
 #endif
