@@ -178,7 +178,8 @@ static int read_hosts(struct probe_options *o, const char *path, FILE *err)
 	return bad ? -1 : 0;
 }
 
-int probe_add_candidate(struct probe_options *o, const char *text, char *why, size_t whylen)
+/* Adds one candidate ("unsplit" or a --split-at value); 0 or -1 with a reason. */
+static int add_candidate(struct probe_options *o, const char *text, char *why, size_t whylen)
 {
 	struct probe_candidate c;
 	char canonical[PROBE_TEXT_MAX];
@@ -228,7 +229,7 @@ static int add_positions(struct probe_options *o, const char *list, FILE *err)
 		}
 		memcpy(item, s, n);
 		item[n] = 0;
-		if (probe_add_candidate(o, item, why, sizeof(why))) {
+		if (add_candidate(o, item, why, sizeof(why))) {
 			fprintf(err, "hellosplit: --positions: %s.\n", why);
 			return -1;
 		}
@@ -311,7 +312,7 @@ static int apply(struct probe_options *o, const struct probe_option *opt, const 
 	case OPT_POSITIONS:
 		if (!*positions_given) {         /* the first --positions replaces the defaults */
 			o->ncandidates = 0;
-			probe_add_candidate(o, "unsplit", why, sizeof(why));
+			add_candidate(o, "unsplit", why, sizeof(why));
 			*positions_given = 1;
 		}
 		return add_positions(o, v, err);
@@ -344,14 +345,14 @@ enum probe_parse_result probe_parse(struct probe_options *o, int argc, char **ar
 	o->tries = 3;
 	o->concurrency = 4;
 	o->profile = CLIENTHELLO_CHROME;
-	probe_add_candidate(o, "unsplit", why, sizeof(why));
+	add_candidate(o, "unsplit", why, sizeof(why));
 	if (ladder_build(&ladder, NULL)) {
 		fprintf(err, "hellosplit: probe: the built-in ladder (src/ladder.c) does not parse; "
 			     "this is a bug, please report it.\n");
 		return PROBE_PARSE_USAGE;
 	}
 	for (k = 0; k < ladder.count; k++)
-		probe_add_candidate(o, ladder.rungs[k].text, why, sizeof(why));
+		add_candidate(o, ladder.rungs[k].text, why, sizeof(why));
 	for (i = 1; i < argc; i++) {
 		const char *arg = argv[i], *value;
 		const struct probe_option *opt;
