@@ -23,6 +23,18 @@ static void base(struct config *c)
 	c->learn = 0;
 }
 
+/* --ports with n separate ports: 1000, 1002, 1004, ... */
+static int many_ports(struct config *c, int n)
+{
+	static char text[8192];
+	size_t k = 0;
+	int p;
+
+	for (p = 0; p < n; p++)
+		k += (size_t)snprintf(text + k, sizeof(text) - k, "%s%d", p ? "," : "", 1000 + 2 * p);
+	return config_parse_ports(c->engine.ports, text);
+}
+
 static void build(const struct config *c, int family, int matches)
 {
 	memset(&list, 0, sizeof(list));
@@ -129,9 +141,7 @@ static void family_v6(void)
 static void ports_and_ranges(void)
 {
 	struct config c;
-	char many[8192];
-	size_t k = 0;
-	int p, i;
+	int i;
 
 	base(&c);
 	CHECK_EQ(config_parse_ports(c.engine.ports, "9002,443,8443,9000-9001,65535"), 0);
@@ -158,9 +168,7 @@ static void ports_and_ranges(void)
 	/* 20 single ports: 15 multiport slots, then a second group; with two
 	 * groups the POSTROUTING jump cannot name the ports */
 	base(&c);
-	for (p = 0; p < 20; p++)
-		k += (size_t)snprintf(many + k, sizeof(many) - k, "%s%d", p ? "," : "", 1000 + 2 * p);
-	CHECK_EQ(config_parse_ports(c.engine.ports, many), 0);
+	CHECK_EQ(many_ports(&c, 20), 0);
 	build(&c, 4, ALL_MATCHES);
 	CHECK_EQ(list.overflow, 0);
 	CHECK_EQ(count("--dports 1000,1002,1004,1006,1008,1010,1012,1014,1016,1018,1020,1022,1024,1026,1028 ",
@@ -182,17 +190,12 @@ static void ports_and_ranges(void)
 
 static void ports_overflow(void)
 {
-	static char many[8192];
 	struct config c;
-	size_t k = 0;
-	int p;
 
 	/* 1000 separate ports: 67 groups, more than the builder keeps: overflow,
 	 * never a rule set that leaves ports out silently */
 	base(&c);
-	for (p = 0; p < 1000; p++)
-		k += (size_t)snprintf(many + k, sizeof(many) - k, "%s%d", p ? "," : "", 1000 + 2 * p);
-	CHECK_EQ(config_parse_ports(c.engine.ports, many), 0);
+	CHECK_EQ(many_ports(&c, 1000), 0);
 	build(&c, 4, ALL_MATCHES);
 	CHECK_EQ(list.overflow, 1);
 	CHECK_EQ(rules_nft_build(&c, nft, sizeof(nft)), -1);
@@ -200,10 +203,7 @@ static void ports_overflow(void)
 	/* 32 groups fit the builder, but one rule each per interface and payload
 	 * test is more commands than a list holds */
 	base(&c);
-	k = 0;
-	for (p = 0; p < 32 * 15; p++)
-		k += (size_t)snprintf(many + k, sizeof(many) - k, "%s%d", p ? "," : "", 1000 + 2 * p);
-	CHECK_EQ(config_parse_ports(c.engine.ports, many), 0);
+	CHECK_EQ(many_ports(&c, 32 * 15), 0);
 	build(&c, 4, RULES_CONNBYTES);
 	CHECK_EQ(list.overflow, 0);
 	CHECK_EQ(count("-j NFQUEUE", NULL), 32);
