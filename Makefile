@@ -281,7 +281,7 @@ endif
 WIN_CC = x86_64-w64-mingw32-gcc
 WIN_CORE = $(filter-out probe-posix probe-resolve probe-resolve-static file-posix,$(CORE)) \
 	probe-windows probe-resolve file-windows
-WIN_ADAPTER = windivert util-windows interfaces-windows service-windows doctor-windows
+WIN_ADAPTER = windivert daemon-windows util-windows interfaces-windows service-windows doctor-windows
 WIN_SRC = $(addprefix src/,$(addsuffix .c,$(WIN_CORE) $(WIN_ADAPTER) main))
 WIN_CORE_SRC = $(addprefix src/,$(addsuffix .c,$(WIN_CORE)))
 WIN_CFLAGS = -O2 -D_WIN32_WINNT=0x0A00 -fstack-protector-strong

@@ -1,8 +1,9 @@
-/* windivert.c — the Windows daemon: WinDivert 2.2 diverts the outbound
+/* windivert.c — the Windows packet path: WinDivert 2.2 diverts the outbound
  * packets the filter names; each goes through the engine and is sent back
  * (PASS) or kept (STOLEN); the engine's packets are sent with the address of
  * the packet whose bytes they carry. Receives are overlapped and batched, so
- * the loop also wakes for collect timeouts and for stop requests. */
+ * the loop also wakes for collect timeouts and for stop requests. The
+ * console (daemon-windows.c) and the service (service-windows.c) run it. */
 #include "windivert.h"
 
 #include <errno.h>
@@ -14,7 +15,6 @@
 #include "engine.h"
 #include "file.h"
 #include "hostlist.h"
-#include "interfaces.h"
 #include "log.h"
 #include "packet.h"
 #include "util-windows.h"
@@ -50,7 +50,7 @@ struct windivert {
 	uint8_t tx[TX_SIZE];
 };
 
-static HANDLE stop_event, done_event, reload_event;
+static HANDLE stop_event, reload_event;
 
 /* ---- loading WinDivert.dll */
 
@@ -205,11 +205,9 @@ int windivert_stop_init(void)
 {
 	if (!stop_event)
 		stop_event = CreateEventW(NULL, TRUE, FALSE, NULL);
-	if (!done_event)
-		done_event = CreateEventW(NULL, TRUE, FALSE, NULL);
 	if (!reload_event)
 		reload_event = CreateEventW(NULL, FALSE, FALSE, NULL);   /* auto-reset: one reload per request */
-	return stop_event && done_event && reload_event ? 0 : -1;
+	return stop_event && reload_event ? 0 : -1;
 }
 
 void windivert_stop(void)
@@ -586,33 +584,5 @@ int windivert_run(const struct config *cfg, unsigned open_retry_s, void (*ready)
 	w->ready_ctx = ctx;
 	rc = daemon_loop(cfg, &adapter, &daemon_monotonic_clock);
 	free(w);
-	return rc;
-}
-
-/* ---- the console daemon */
-
-static BOOL WINAPI console_handler(DWORD type)
-{
-	windivert_stop();
-	/* After these the process ends when the handler returns: finish first. */
-	if (type == CTRL_CLOSE_EVENT || type == CTRL_LOGOFF_EVENT || type == CTRL_SHUTDOWN_EVENT)
-		WaitForSingleObject(done_event, 4500);
-	return TRUE;
-}
-
-int daemon_run(const struct config *cfg)
-{
-	int rc;
-
-	if (cfg->print_interfaces)
-		return interfaces_print(stdout);
-	if (windivert_stop_init()) {
-		log_error("cannot create an event (error %lu).", GetLastError());
-		return 1;
-	}
-	SetConsoleCtrlHandler(console_handler, TRUE);
-	rc = windivert_run(cfg, 0, NULL, NULL);
-	fflush(NULL);
-	SetEvent(done_event);
 	return rc;
 }
