@@ -8,6 +8,7 @@
 
 #include "file.h"
 #include "learner.h"
+#include "ports.h"
 
 enum option_type {
 	OPT_SWITCH,     /* --x sets 1, --no-x sets 0 (int) */
@@ -265,7 +266,7 @@ int config_parse_ports(uint8_t ports[65536 / 8], const char *text)
 		if (lo < 1 || hi > 65535 || lo > hi)
 			return -1;
 		for (; lo <= hi; lo++)
-			set[lo / 8] |= (uint8_t)(1 << (lo % 8));
+			ports_add(set, (unsigned)lo);
 		if (*end == 0)
 			break;
 		if (*end != ',')

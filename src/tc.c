@@ -24,7 +24,6 @@
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <bpf/bpf.h>
@@ -645,15 +644,6 @@ static void tc_close(void *ctx)
 		unlink(state_file());   /* as root; under --user the empty file stays */
 }
 
-static uint64_t clock_ms(void *ctx)
-{
-	struct timespec ts;
-
-	(void)ctx;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 static int open_signals(void)
 {
 	sigset_t set;
@@ -686,7 +676,6 @@ int tc_run(const struct config *cfg_given, uid_t uid, gid_t gid, int (*drop)(uid
 		.close = tc_close,
 		.save_stats = tc_save_stats,
 	};
-	const struct daemon_clock clock = {clock_ms, NULL};
 	int rc;
 
 	memset(&t, 0, sizeof(t));
@@ -729,7 +718,7 @@ int tc_run(const struct config *cfg_given, uid_t uid, gid_t gid, int (*drop)(uid
 		rc = 1;
 		goto out;
 	}
-	rc = daemon_loop(cfg, &adapter, &clock);
+	rc = daemon_loop(cfg, &adapter, &daemon_monotonic_clock);
 out:
 	tc_close(&t);
 	if (t.ring)
