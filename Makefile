@@ -24,7 +24,7 @@ HARDEN_LD = -pie -Wl,-z,relro,-z,now
 # file-posix for every build but Windows, which takes file-windows, below).
 # CORE: what every daemon and the unit tests share: the daemon loop, the
 # command line, offline mode, doctor's lines and the probe.
-ENGINE = packet flow reasm tls split ladder learn hold hostlist engine
+ENGINE = packet flow reasm tls split ladder learn hold hostlist engine ports
 STATS = stats file-posix
 CORE = $(ENGINE) $(STATS) daemon config log pcapio doctor learned learner tc-plan
 # `hellosplit probe`. Static glibc has no name resolver (see STATIC_LD): the
@@ -33,13 +33,21 @@ CORE = $(ENGINE) $(STATS) daemon config log pcapio doctor learned learner tc-pla
 PROBE_NET = probe-posix probe-resolve
 PROBE = clienthello probe probe-run probe-report $(PROBE_NET)
 CORE += $(PROBE)
+# The platforms' pure parts, portable and unit-tested everywhere: the Linux
+# firewall rules as data (rules-linux runs them), the nfnetlink message walk
+# (nfqueue), the WinDivert filter (windivert).
+CORE += rules nlmsg windivert-filter
 # The tc engine (src/tc.c, the program src/tc.bpf.c embedded through
 # bpftool's skeleton, linked with libbpf); builds without libbpf (STATIC=1,
 # Android) take tc-none instead: nfqueue only.
 TC_ENGINE = tc
-LINUX_ADAPTER = nfqueue rules daemon-linux doctor-linux $(TC_ENGINE)
+LINUX_ADAPTER = nfqueue rules-linux daemon-linux doctor-linux $(TC_ENGINE)
 SRC = $(addprefix src/,$(addsuffix .c,$(CORE) $(LINUX_ADAPTER) main))
-DIVERT_SRC = $(addprefix src/,$(addsuffix .c,$(CORE) divert main))
+# FreeBSD: the daemon and doctor over struct divert_io, whose implementation is
+# divert (the divert(4) socket) on FreeBSD, divert-sim (the stand-in) on Linux.
+DIVERT_ADAPTER = daemon-freebsd doctor-freebsd
+DIVERT_SRC = $(addprefix src/,$(addsuffix .c,$(CORE) divert $(DIVERT_ADAPTER) main))
+DIVERT_SIM_SRC = $(addprefix src/,$(addsuffix .c,$(CORE) divert-sim $(DIVERT_ADAPTER) main))
 ifeq ($(PLATFORM),freebsd)
 SRC = $(DIVERT_SRC)
 endif
@@ -245,14 +253,14 @@ all: android
 dist: build/hellosplit-magisk.zip
 endif
 
-# ---- FreeBSD, pfSense, OPNsense: the divert(4) adapter (src/divert.c)
+# ---- FreeBSD, pfSense, OPNsense: the divert(4) daemon (src/daemon-freebsd.c, src/divert.c)
 #   gmake                      on FreeBSD (PLATFORM=freebsd): build/hellosplit
 #   make PLATFORM=freebsd-sim  build/divert-sim/hellosplit: the same adapter over
 #                              a socket pair, tested on Linux by tests/divert/run.sh
 
-build/divert-sim/hellosplit: $(DIVERT_SRC) $(HDR) Makefile
+build/divert-sim/hellosplit: $(DIVERT_SIM_SRC) $(HDR) Makefile
 	@mkdir -p $(@D)
-	$(CC) $(BASE_CFLAGS) -DHELLOSPLIT_DIVERT $(HARDEN) $(CFLAGS) -o $@ $(DIVERT_SRC) $(HARDEN_LD) $(LDFLAGS)
+	$(CC) $(BASE_CFLAGS) -DHELLOSPLIT_DIVERT $(HARDEN) $(CFLAGS) -o $@ $(DIVERT_SIM_SRC) $(HARDEN_LD) $(LDFLAGS)
 
 .PHONY: divert-check
 divert-check: build/divert-sim/hellosplit build/hellosplit
@@ -273,7 +281,7 @@ endif
 WIN_CC = x86_64-w64-mingw32-gcc
 WIN_CORE = $(filter-out probe-posix probe-resolve probe-resolve-static file-posix,$(CORE)) \
 	probe-windows probe-resolve file-windows
-WIN_ADAPTER = windivert util-windows interfaces-windows service-windows doctor-windows
+WIN_ADAPTER = windivert daemon-windows util-windows interfaces-windows service-windows doctor-windows
 WIN_SRC = $(addprefix src/,$(addsuffix .c,$(WIN_CORE) $(WIN_ADAPTER) main))
 WIN_CORE_SRC = $(addprefix src/,$(addsuffix .c,$(WIN_CORE)))
 WIN_CFLAGS = -O2 -D_WIN32_WINNT=0x0A00 -fstack-protector-strong
@@ -325,8 +333,8 @@ endif
 #   make valgrind                 unit tests and offline runs under memcheck
 
 FUZZ_CC = clang
-FUZZ_HARNESSES = packet tls split engine learn
-FUZZ_CORE = $(addprefix src/,$(addsuffix .c,$(ENGINE)))
+FUZZ_HARNESSES = packet tls split engine learn nlmsg
+FUZZ_CORE = $(addprefix src/,$(addsuffix .c,$(ENGINE) nlmsg))
 FUZZ_DEPS = $(FUZZ_CORE) $(HDR) tests/fuzz/fuzz.h tests/fuzz/ref_packet.h tests/unit/vectors.h \
 	tests/fuzz/coverage-ignore.txt Makefile
 FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARNINGS) -g -O1 -fno-omit-frame-pointer -Isrc -Itests/fuzz
@@ -359,16 +367,24 @@ fuzz-merge: $(addprefix build/fuzz/fuzz_,$(FUZZ_HARNESSES))
 # cppcheck and clang-tidy over every source: the POSIX ones (Linux, static,
 # divert) as built here, the Windows ones (and the files with _WIN32 parts)
 # for a mingw-w64 target.
-LINT_SRC = $(sort $(SRC) $(DIVERT_SRC) src/probe-resolve-static.c)
+LINT_SRC = $(sort $(SRC) $(DIVERT_SIM_SRC) src/probe-resolve-static.c)
+# The divert(4) socket compiles for FreeBSD only: clang's FreeBSD target over
+# this machine's headers, the two FreeBSD constants given (tests/divert/run.sh).
+LINT_BSD_SRC = src/divert.c
+LINT_BSD_DEFS = -D__FreeBSD__ -DIPPROTO_DIVERT=258 -DPF_DIVERT=44
+LINT_BSD_CFLAGS = --target=x86_64-unknown-freebsd14.1 $(BASE_CFLAGS) -Isrc -isystem /usr/include/x86_64-linux-gnu \
+	-isystem /usr/include $(LINT_BSD_DEFS)
 LINT_WIN_SRC = $(sort $(filter-out $(LINT_SRC),$(WIN_SRC)) src/config.c src/learned.c src/main.c)
 CPPCHECK = cppcheck --std=c11 --enable=warning,style,performance,portability --inline-suppr --quiet \
 	--error-exitcode=1 --suppressions-list=.cppcheck-suppressions -D_GNU_SOURCE -Isrc
 lint: $(TC_SKEL)
 	$(CPPCHECK) -D__linux__ $(TC_CFLAGS) $(LINT_SRC) bench/hsclient.c
 	$(CPPCHECK) -D_WIN32 -D_WIN32_WINNT=0x0A00 $(LINT_WIN_SRC)
+	$(CPPCHECK) $(LINT_BSD_DEFS) $(LINT_BSD_SRC)
 	LINT_CFLAGS="$(BASE_CFLAGS) -Isrc $(TC_CFLAGS)" \
 	LINT_WIN_CFLAGS="--target=x86_64-w64-mingw32 $(BASE_CFLAGS) -D_WIN32_WINNT=0x0A00 -Isrc" \
-		tests/lint/clang-tidy.sh $(LINT_SRC) bench/hsclient.c --windows $(LINT_WIN_SRC)
+	LINT_BSD_CFLAGS="$(LINT_BSD_CFLAGS)" \
+		tests/lint/clang-tidy.sh $(LINT_SRC) bench/hsclient.c --windows $(LINT_WIN_SRC) --freebsd $(LINT_BSD_SRC)
 
 VALGRIND = valgrind --error-exitcode=1 --leak-check=full --show-leak-kinds=all --errors-for-leak-kinds=all \
 	--track-origins=yes --quiet

@@ -8,6 +8,7 @@
 
 #include "file.h"
 #include "learner.h"
+#include "ports.h"
 
 enum option_type {
 	OPT_SWITCH,     /* --x sets 1, --no-x sets 0 (int) */
@@ -49,8 +50,10 @@ static const char *const split_modes[] = {"tls-hello", "immediate", NULL};      
 static const char *const tls_completes[] = {"record", "handshake", NULL};        /* enum tls_complete */
 static const char *const rule_kinds[] = {"iptables", "nftables", "none", NULL};  /* enum rules_kind */
 static const char *const engine_kinds[] = {"auto", "tc", "nfqueue", NULL};      /* enum engine_kind */
+static const char *const tc_hooks[] = {"auto", "tcx", "clsact", NULL};          /* enum tc_hook */
 _Static_assert(sizeof(enum split_mode) == sizeof(int) && sizeof(enum tls_complete) == sizeof(int) &&
-		       sizeof(enum rules_kind) == sizeof(int) && sizeof(enum engine_kind) == sizeof(int), "choices are stored as int");
+		       sizeof(enum rules_kind) == sizeof(int) && sizeof(enum engine_kind) == sizeof(int) &&
+		       sizeof(enum tc_hook) == sizeof(int), "choices are stored as int");
 
 static const struct option_def options[] = {
 	/* splitting */
@@ -109,6 +112,9 @@ static const struct option_def options[] = {
 	{"engine", 0, OPT_CHOICE, PLATFORM_LINUX, FIELD(engine_kind), 0, 0, NULL, "ENGINE",
 	 "auto (tc where the build, kernel and options allow, else nfqueue), tc (cut in the kernel) or nfqueue "
 	 "(default auto)", engine_kinds},
+	{"tc-hook", 0, OPT_CHOICE, PLATFORM_LINUX, FIELD(tc_hook), 0, 0, NULL, "HOOK",
+	 "where the tc engine attaches: auto (tcx where the kernel has it, Linux >= 6.6, else clsact), tcx or clsact "
+	 "(default auto)", tc_hooks},
 	{"queue-num", 0, OPT_U32, PLATFORM_LINUX, FIELD(queue_num), 0, 65535, NULL, "N",
 	 "NFQUEUE number (default 200)", NULL},
 	{"queue-bypass", 0, OPT_SWITCH, PLATFORM_LINUX, FIELD(queue_bypass), 0, 1, NULL, NULL,
@@ -260,7 +266,7 @@ int config_parse_ports(uint8_t ports[65536 / 8], const char *text)
 		if (lo < 1 || hi > 65535 || lo > hi)
 			return -1;
 		for (; lo <= hi; lo++)
-			set[lo / 8] |= (uint8_t)(1 << (lo % 8));
+			ports_add(set, (unsigned)lo);
 		if (*end == 0)
 			break;
 		if (*end != ',')
@@ -612,6 +618,10 @@ static int check_combinations(struct config *c, FILE *err)
 	}
 	if (c->iface[0] && c->exclude_iface[0]) {
 		fprintf(err, "hellosplit: --iface and --exclude-iface both given; use one.\n");
+		return -1;
+	}
+	if (c->tc_hook != TC_HOOK_AUTO && c->engine_kind == ENGINE_KIND_NFQUEUE) {
+		fprintf(err, "hellosplit: --tc-hook is where the tc engine attaches; --engine nfqueue has no use for it.\n");
 		return -1;
 	}
 	return 0;

@@ -12,6 +12,8 @@
 enum rules_kind { RULES_IPTABLES = 0, RULES_NFTABLES, RULES_NONE };
 /* --engine: Linux's packet path (tc.h). */
 enum engine_kind { ENGINE_KIND_AUTO = 0, ENGINE_KIND_TC, ENGINE_KIND_NFQUEUE };
+/* --tc-hook: where the tc engine attaches (tc.c). */
+enum tc_hook { TC_HOOK_AUTO = 0, TC_HOOK_TCX, TC_HOOK_CLSACT };
 
 /* Which builds accept an option. */
 #define PLATFORM_LINUX   1u
@@ -47,6 +49,7 @@ struct config {
 	uint32_t fwmark, done_mark;
 	enum rules_kind rules;
 	enum engine_kind engine_kind;
+	enum tc_hook tc_hook;
 	int rules_remove;
 	int print_rules;
 	int exclude_loopback;

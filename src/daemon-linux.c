@@ -17,7 +17,6 @@
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "daemon.h"
@@ -31,15 +30,6 @@
 #include "tc.h"
 
 #define STATS_LINE_MAX 2048
-
-static uint64_t now_ms(void *ctx)
-{
-	struct timespec ts;
-
-	(void)ctx;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* ---- capabilities, by raw syscalls: no libcap in static builds */
 
@@ -248,12 +238,12 @@ static int keep_running(const struct signalfd_siginfo *si, pid_t parent, int sto
 static void drain(struct nfqueue *q, struct engine *e)
 {
 	struct pollfd pfd = {q->nl, POLLIN, 0};
-	uint64_t start = now_ms(NULL), now;
+	uint64_t start = monotonic_ms(), now;
 
-	while (now_ms(NULL) - start < DRAIN_MAX_MS && poll(&pfd, 1, DRAIN_QUIET_MS) > 0) {
+	while (monotonic_ms() - start < DRAIN_MAX_MS && poll(&pfd, 1, DRAIN_QUIET_MS) > 0) {
 		if (nfqueue_receive(q))
 			break;
-		now = now_ms(NULL);
+		now = monotonic_ms();
 		engine_tick(e, now);
 		nfqueue_flush(q);
 	}
@@ -387,14 +377,13 @@ static int packet_path(const struct config *cfg, pid_t parent, uid_t uid, gid_t 
 		.observes_replies = 1,       /* the rules queue the first answers of each flow */
 		.save_learned = send_learned,
 	};
-	const struct daemon_clock clock = {now_ms, NULL};
 
 	p.signal_fd = child_signals();
 	if (p.signal_fd < 0) {
 		log_error("cannot set up the signals of the packet process: %s.", strerror(errno));
 		return 1;
 	}
-	return daemon_loop(cfg, &adapter, &clock);
+	return daemon_loop(cfg, &adapter, &daemon_monotonic_clock);
 }
 
 /* ---- the parent: rules, signals, stats file */

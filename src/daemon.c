@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "file.h"
 #include "hostlist.h"
 #include "learner.h"
 #include "log.h"
@@ -61,6 +62,14 @@ static void reload(struct engine *e, struct hostlists *lists)
 	engine_use_hostlists(e, lists);
 	log_info("host lists reloaded: %u names to split, %u never.", lists->include.count, lists->exclude.count);
 }
+
+static uint64_t monotonic_now(void *ctx)
+{
+	(void)ctx;
+	return monotonic_ms();
+}
+
+const struct daemon_clock daemon_monotonic_clock = {monotonic_now, NULL};
 
 static uint64_t now_ms(const struct daemon_clock *clock)
 {

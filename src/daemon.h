@@ -75,6 +75,9 @@ struct daemon_adapter {
  * Returns the exit code: 0, or 1 with the reason printed. */
 int daemon_loop(const struct config *cfg, const struct daemon_adapter *adapter, const struct daemon_clock *clock);
 
+/* The system's monotonic clock (monotonic_ms, file.h): every daemon's. */
+extern const struct daemon_clock daemon_monotonic_clock;
+
 /* Runs until a stop signal; returns the exit code (0, or 1 with the reason printed). */
 int daemon_run(const struct config *cfg);
 

@@ -1,7 +1,8 @@
-/* divert.h — the FreeBSD divert(4) adapter: one receive/verdict loop over a
- * small packet I/O interface, so the same loop runs on a real divert socket
- * (FreeBSD, pfSense, OPNsense) and, in tests on Linux, on a socket pair whose
- * far end behaves like divert(4) (tests/divert/divert_standin.py). */
+/* divert.h — the packet I/O of the FreeBSD daemon: one small interface, so
+ * the same loop (daemon-freebsd.c) runs on a real divert socket (divert.c:
+ * FreeBSD, pfSense, OPNsense) and, in tests on Linux, on a socket whose far
+ * end behaves like divert(4) (divert-sim.c, tests/divert/divert_standin.py).
+ * The Makefile links one of the two. */
 #ifndef HELLOSPLIT_DIVERT_H
 #define HELLOSPLIT_DIVERT_H
 
@@ -32,13 +33,11 @@ struct divert_io {
 	int (*send)(struct divert_io *io, const uint8_t *pkt, size_t len, const struct divert_meta *meta);
 };
 
-/* Opens this build's I/O on --divert-port: 0, or -errno with one line saying
- * what failed and what to do in err. */
+/* Opens this build's I/O on --divert-port (the loop makes its fd
+ * non-blocking): 0, or -errno with one line saying what failed and what to
+ * do in err. */
 int divert_io_open(struct divert_io *io, const struct config *cfg, char *err, size_t errlen);
+/* Closes what divert_io_open opened (daemon-freebsd.c, for both). */
 void divert_io_close(struct divert_io *io);
-
-/* Runs the engine over io until SIGINT or SIGTERM (or the far end closes),
- * then sends every held packet back unchanged. Returns the exit code. */
-int divert_loop(struct divert_io *io, const struct config *cfg);
 
 #endif

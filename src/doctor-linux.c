@@ -171,6 +171,19 @@ static void check_offloads(void)
 }
 
 /* One line: the engine the daemon would run with these options, and why. */
+/* A running tc engine, or a clsact filter a kill -9 left: the twin of the
+ * "rules are installed" problem of the NFQUEUE engine. */
+static void check_tc_attached(struct doctor *d)
+{
+	char names[512], line[700];
+
+	if (tc_attached(names, sizeof(names)) > 0) {
+		snprintf(line, sizeof(line), "hellosplit's tc program is attached to %s (a hellosplit runs, or a clsact "
+			 "filter was left by a kill -9)", names);
+		doctor_problem(d, line, "stop the running hellosplit, or remove what is left: hellosplit --rules-remove");
+	}
+}
+
 static void check_engine(struct doctor *d, const struct config *cfg)
 {
 	const char *flag = tc_plan_refusal(cfg);
@@ -220,6 +233,7 @@ int doctor_main(int argc, char **argv)
 		return 1;
 	}
 	check_engine(&d, &cfg);
+	check_tc_attached(&d);
 	check_queue(&d, &cfg);
 	iptables = tool("iptables", path, sizeof(path), &d,
 			"apt install iptables (OpenWrt: opkg install iptables-nft), or use --rules none");

@@ -1,6 +1,6 @@
 /* doctor.h — the lines of `hellosplit doctor`, the same on every platform:
- * one per check, a fix under each problem. Each platform's doctor-*.c (or
- * divert.c) makes the checks. */
+ * one per check, a fix under each problem. Each platform's doctor-*.c makes
+ * the checks. */
 #ifndef HELLOSPLIT_DOCTOR_H
 #define HELLOSPLIT_DOCTOR_H
 
@@ -14,7 +14,7 @@ void doctor_note(const char *what);
 
 /* `hellosplit doctor [OPTIONS]`: checks this machine, one line each with a
  * fix. Returns 0 when all is good, 1 when problems were listed, 2 on usage.
- * Defined by the platform's doctor-*.c (divert.c on FreeBSD). */
+ * Defined by the platform's doctor-*.c. */
 int doctor_main(int argc, char **argv);
 
 #endif

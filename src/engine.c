@@ -10,6 +10,7 @@
 
 #include "flow.h"
 #include "hold.h"
+#include "ports.h"
 #include "reasm.h"
 
 #define DONE_TIMEOUT_S 10
@@ -80,7 +81,7 @@ void engine_config_defaults(struct engine_config *cfg)
 	cfg->positions.count = 1;
 	cfg->positions.pos[0].marker = SPLIT_ABS;
 	cfg->positions.pos[0].delta = SPLIT_DEFAULT_POSITION;
-	cfg->ports[443 / 8] |= 1 << (443 % 8);
+	ports_add(cfg->ports, 443);
 	cfg->collect_timeout_ms = 250;
 	cfg->max_buffer = 65536;
 	cfg->max_held_pkts = 32;
@@ -236,7 +237,7 @@ uint32_t engine_flow_count(const struct engine *e)
 
 static int is_target_port(const struct engine *e, uint16_t port)
 {
-	return e->cfg.ports[port / 8] >> (port % 8) & 1;
+	return ports_has(e->cfg.ports, port);
 }
 
 static struct flow *flow_at(struct engine *e, uint32_t index_plus_one)

@@ -1,6 +1,6 @@
 /* file-posix.c — file.h for POSIX systems: open(2) with O_EXCL|O_NOFOLLOW,
  * then rename(2), which replaces its target atomically; getrandom(2) or
- * /dev/urandom give random bytes. */
+ * /dev/urandom give random bytes; clock_gettime(2) the monotonic clock. */
 #include "file.h"
 
 #include <errno.h>
@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #define TEMP_FLAGS (O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC)
@@ -98,4 +99,12 @@ int random_seed(void *buf, size_t len)
 		rc = n < 0 ? -errno : -EIO;
 	close(fd);
 	return rc;
+}
+
+uint64_t monotonic_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }

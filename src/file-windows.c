@@ -1,6 +1,7 @@
 /* file-windows.c — file.h for Windows: CreateFile with CREATE_NEW (it fails
  * on any existing name, a link included), then MoveFileEx, which can replace
- * its target where msvcrt's rename() refuses to; rand_s gives random bytes. */
+ * its target where msvcrt's rename() refuses to; rand_s gives random bytes;
+ * QueryPerformanceCounter the monotonic clock. */
 /* _CRT_RAND_S declares rand_s() (RtlGenRandom): the C runtime's name for it */
 #define _CRT_RAND_S /* NOLINT(bugprone-reserved-identifier,cert-dcl37-c,cert-dcl51-cpp) */
 #include "file.h"
@@ -127,4 +128,16 @@ int random_seed(void *buf, size_t len)
 		len -= n;
 	}
 	return 0;
+}
+
+uint64_t monotonic_us(void)
+{
+	static LARGE_INTEGER frequency;
+	LARGE_INTEGER now;
+
+	if (!frequency.QuadPart)
+		QueryPerformanceFrequency(&frequency);
+	QueryPerformanceCounter(&now);
+	return (uint64_t)(now.QuadPart / frequency.QuadPart) * 1000000u +
+	       (uint64_t)(now.QuadPart % frequency.QuadPart) * 1000000u / (uint64_t)frequency.QuadPart;
 }

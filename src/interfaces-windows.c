@@ -8,8 +8,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "interfaces.h"
 #include "log.h"
-#include "windivert.h"
 #include "util-windows.h"
 
 static const char *oper_status(IF_OPER_STATUS s)

@@ -5,6 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "engine.h"
+
 int log_verbosity;
 FILE *log_file;
 

@@ -4,7 +4,7 @@
 
 #include <stdio.h>
 
-#include "engine.h"
+struct engine_flow_event;
 
 extern int log_verbosity;
 /* Where messages go; NULL (the default) is stderr. The Windows service sets

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <linux/netfilter.h>
@@ -18,7 +17,9 @@
 #include <linux/netfilter/nfnetlink_queue.h>
 #include <linux/netlink.h>
 
+#include "file.h"
 #include "log.h"
+#include "nlmsg.h"
 #include "packet.h"
 
 #define RX_SIZE (1024 * 1024)
@@ -28,33 +29,15 @@
 #define NLA_ALIGN4(n) (((n) + 3u) & ~3u)
 
 _Static_assert(sizeof(struct nfqueue_meta) == PACKET_META_SIZE, "nfqueue meta is the engine's meta size");
-
-/* ---- walking a received buffer */
-
-/* The next message of a buffer of left bytes, or NULL. The kernel sets a
- * queued packet's nlmsg_len to its unpadded size, so a buffer's last message
- * may be up to 3 bytes shorter than NLMSG_ALIGN(nlmsg_len): glibc's
- * NLMSG_NEXT then takes the remaining length below zero, and the (size_t)
- * cast NLMSG_OK needs under -Wsign-compare turned that into a huge length
- * that walked into stale bytes and past the buffer (a SIGSEGV seen here). */
-static struct nlmsghdr *nl_first(void *buf, size_t left)
-{
-	struct nlmsghdr *h = buf;
-
-	if (left < sizeof(*h) || h->nlmsg_len < sizeof(*h) || h->nlmsg_len > left)
-		return NULL;
-	return h;
-}
-
-static struct nlmsghdr *nl_next(struct nlmsghdr *h, size_t *left)
-{
-	size_t step = NLMSG_ALIGN(h->nlmsg_len);
-
-	if (step >= *left)
-		return NULL;
-	*left -= step;
-	return nl_first((uint8_t *)h + step, *left);
-}
+/* nlmsg.c spells the uapi it walks; these are the kernel's */
+_Static_assert(NLMSG_HEADER_SIZE == sizeof(struct nlmsghdr) && NLMSG_NFGEN_SIZE == sizeof(struct nfgenmsg) &&
+		       NLATTR_HEADER_SIZE == NLA_HDRLEN && NLATTR_TYPE_MASK == (uint16_t)NLA_TYPE_MASK,
+	       "netlink header sizes");
+_Static_assert(NLMSG_NFQA_PACKET_HDR == NFQA_PACKET_HDR && NLMSG_NFQA_MARK == NFQA_MARK &&
+		       NLMSG_NFQA_IFINDEX_OUTDEV == NFQA_IFINDEX_OUTDEV && NLMSG_NFQA_PAYLOAD == NFQA_PAYLOAD &&
+		       NLMSG_NFQA_CAP_LEN == NFQA_CAP_LEN && NLMSG_NFQA_SKB_INFO == NFQA_SKB_INFO &&
+		       NLMSG_NFQA_PACKET_HDR_SIZE == sizeof(struct nfqnl_msg_packet_hdr),
+	       "nfnetlink_queue attribute numbers");
 
 /* ---- building netlink messages */
 
@@ -107,15 +90,17 @@ static int config_request(struct nfqueue *q, struct msg *m)
 	if (sendto(q->nl, m->buf, m->len, 0, (struct sockaddr *)&kernel, sizeof(kernel)) < 0)
 		return -errno;
 	for (;;) {
-		struct nlmsghdr *h;
-		size_t left;
+		size_t off = 0, at;
+		uint32_t len;
 
 		n = recv(q->nl, answer, sizeof(answer), 0);
 		if (n < 0)
 			return errno == EINTR ? -EINTR : -errno;
-		left = (size_t)n;
-		for (h = nl_first(answer, left); h; h = nl_next(h, &left)) {
-			if (h->nlmsg_type == NLMSG_ERROR && h->nlmsg_seq == q->seq) {
+		for (at = off; (len = nlmsg_next(answer, (size_t)n, &off)) != 0; at = off) {
+			const struct nlmsghdr *h = (const struct nlmsghdr *)(answer + at);
+
+			if (h->nlmsg_type == NLMSG_ERROR && h->nlmsg_seq == q->seq &&
+			    len >= NLMSG_LENGTH(sizeof(struct nlmsgerr))) {
 				const struct nlmsgerr *e = NLMSG_DATA(h);
 
 				return e->error;
@@ -450,66 +435,33 @@ void nfqueue_discard(void *ctx, const void *meta)
 /* ---- receiving */
 
 /* Handles one NFQNL_MSG_PACKET. */
-static void handle_packet(struct nfqueue *q, struct nlmsghdr *h, uint64_t now)
+static void handle_packet(struct nfqueue *q, uint8_t *msg, uint32_t msglen, uint64_t now)
 {
-	const struct nfqnl_msg_packet_hdr *ph = NULL;
-	uint8_t *payload = NULL;
-	uint32_t payload_len = 0, skb_info = 0, cap_len = 0;
+	struct nlmsg_packet a;
 	struct nfqueue_meta meta;
-	size_t off = NLMSG_LENGTH(sizeof(struct nfgenmsg));
+	uint8_t *payload;
+	uint32_t payload_len;
 	int v = ENGINE_PASS;
 
-	memset(&meta, 0, sizeof(meta));
-	while (off + NLA_HDRLEN <= h->nlmsg_len) {
-		struct nlattr *a = (struct nlattr *)((uint8_t *)h + off);
-		uint8_t *data = (uint8_t *)a + NLA_HDRLEN;
-		uint32_t alen, be;
-
-		if (a->nla_len < NLA_HDRLEN || off + a->nla_len > h->nlmsg_len)
-			break;
-		alen = a->nla_len - NLA_HDRLEN;
-		switch (a->nla_type & NLA_TYPE_MASK) {
-		case NFQA_PACKET_HDR:
-			if (alen >= sizeof(*ph))
-				ph = (const struct nfqnl_msg_packet_hdr *)data;
-			break;
-		case NFQA_PAYLOAD:
-			payload = data;
-			payload_len = alen;
-			break;
-		case NFQA_MARK:
-		case NFQA_IFINDEX_OUTDEV:
-		case NFQA_SKB_INFO:
-		case NFQA_CAP_LEN:
-			if (alen < 4)
-				break;
-			memcpy(&be, data, 4);
-			be = ntohl(be);
-			if ((a->nla_type & NLA_TYPE_MASK) == NFQA_MARK)
-				meta.mark = be;
-			else if ((a->nla_type & NLA_TYPE_MASK) == NFQA_IFINDEX_OUTDEV)
-				meta.outdev = be;
-			else if ((a->nla_type & NLA_TYPE_MASK) == NFQA_SKB_INFO)
-				skb_info = be;
-			else
-				cap_len = be;
-			break;
-		}
-		off += NLA_ALIGN4(a->nla_len);
-	}
-	if (!ph)
+	nlmsg_packet_parse(msg, msglen, &a);
+	if (!a.has_hdr)
 		return;
-	meta.packet_id = ntohl(ph->packet_id);
+	memset(&meta, 0, sizeof(meta));
+	meta.mark = a.mark;
+	meta.outdev = a.outdev;
+	meta.packet_id = a.packet_id;
+	payload = a.payload;
+	payload_len = a.payload_len;
 	q->packets++;
 	/* A packet cut by the copy range (a >64 KiB GSO packet) is passed whole. */
-	if (payload && !(cap_len && cap_len > payload_len)) {
+	if (payload && !(a.cap_len && a.cap_len > payload_len)) {
 		/* Locally generated packets carry a partial checksum the NIC would
 		 * finish: finish it in our copy, so whatever we re-send is complete. */
-		if (skb_info & NFQA_SKB_CSUMNOTREADY)
+		if (a.skb_info & NFQA_SKB_CSUMNOTREADY)
 			packet_set_checksums(payload, payload_len);
 		/* the servers' first answers, queued for learning from INPUT and
 		 * FORWARD: only observed, they pass whatever happens */
-		if (ph->hook == NF_INET_LOCAL_IN || ph->hook == NF_INET_FORWARD) {
+		if (a.hook == NF_INET_LOCAL_IN || a.hook == NF_INET_FORWARD) {
 			verdict(q, meta.packet_id, engine_reply(q->engine, payload, payload_len, now) & ENGINE_DONE,
 				meta.mark);
 			return;
@@ -529,23 +481,15 @@ static void handle_packet(struct nfqueue *q, struct nlmsghdr *h, uint64_t now)
 	verdict(q, meta.packet_id, v, meta.mark);
 }
 
-static uint64_t clock_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
 int nfqueue_receive(struct nfqueue *q)
 {
 	int reads;
 
 	for (reads = 0; reads < NFQUEUE_BATCH; reads++) {
 		ssize_t n = recv(q->nl, q->rx, q->rx_size, MSG_DONTWAIT);
-		struct nlmsghdr *h;
 		uint64_t now;
-		size_t left;
+		uint32_t len;
+		size_t off = 0;
 
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)
@@ -554,13 +498,18 @@ int nfqueue_receive(struct nfqueue *q)
 				continue;
 			return -errno;     /* no verdict pending: each read's went out after it */
 		}
-		left = (size_t)n;
-		now = clock_ms();
-		for (h = nl_first(q->rx, left); h; h = nl_next(h, &left)) {
-			if (h->nlmsg_type == (NFNL_SUBSYS_QUEUE << 8 | NFQNL_MSG_PACKET))
-				handle_packet(q, h, now);
-			else if (h->nlmsg_type == NLMSG_ERROR) {
-				const struct nlmsgerr *e = NLMSG_DATA(h);
+		now = monotonic_ms();
+		for (;;) {
+			size_t at = off;
+			uint8_t *msg = q->rx + at;
+
+			len = nlmsg_next(q->rx, (size_t)n, &off);
+			if (!len)
+				break;
+			if (nlmsg_type(msg) == (NFNL_SUBSYS_QUEUE << 8 | NFQNL_MSG_PACKET))
+				handle_packet(q, msg, len, now);
+			else if (nlmsg_type(msg) == NLMSG_ERROR && len >= NLMSG_LENGTH(sizeof(struct nlmsgerr))) {
+				const struct nlmsgerr *e = NLMSG_DATA((struct nlmsghdr *)msg);
 
 				if (e->error)
 					log_error("the kernel rejected a verdict: %s.", strerror(-e->error));

@@ -74,7 +74,6 @@ int probe_net_poll(struct probe_poll *p, int n, int timeout_ms);
 /* 0 and the state, or -1 when this platform cannot tell. */
 int probe_net_tcp_state(probe_socket sock, struct probe_tcp_state *st);
 
-uint64_t probe_net_now_us(void);
 /* 64 bits from the system's random source. */
 uint64_t probe_net_seed(void);
 /* How a person starts the daemon here ("sudo hellosplit"). */

@@ -12,12 +12,13 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #ifdef __linux__
 #include <linux/sockios.h>
 #endif
+
+#include "file.h"
 
 int probe_net_init(char *err, size_t errlen)
 {
@@ -193,21 +194,13 @@ const char *probe_net_merge_note(void)
 }
 #endif
 
-uint64_t probe_net_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
 uint64_t probe_net_seed(void)
 {
 	uint64_t seed = 0;
 	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
 
 	if (fd < 0 || read(fd, &seed, sizeof(seed)) != (ssize_t)sizeof(seed))
-		seed = probe_net_now_us() ^ ((uint64_t)getpid() << 32);
+		seed = monotonic_us() ^ ((uint64_t)getpid() << 32);
 	if (fd >= 0)
 		close(fd);
 	return seed;

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "file.h"
 #include "tls.h"
 
 #define PROBE_PIECE_GAP_US 1000          /* least time between two pieces */
@@ -325,7 +326,7 @@ static int run_tries(struct run *r, struct probe_candidate *cands, int ncands)
 		queue[k] = tmp;
 	}
 	for (;;) {
-		uint64_t now = probe_net_now_us();
+		uint64_t now = monotonic_us();
 		int np = 0, map[64];
 
 		active = 0;
@@ -362,7 +363,7 @@ static int run_tries(struct run *r, struct probe_candidate *cands, int ncands)
 			continue;
 		if (probe_net_poll(polls, np, poll_timeout(slots, nslots, now)) < 0)
 			break;
-		now = probe_net_now_us();
+		now = monotonic_us();
 		for (i = 0; i < np; i++)
 			if (polls[i].got)
 				on_events(r, &slots[map[i]], polls[i].got, now);

@@ -19,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "file.h"
 #include "probe-net.h"
 
 static int tcp_info_works = 1;
@@ -192,22 +193,12 @@ const char *probe_net_merge_note(void)
 				"a try whose pieces were merged when resent is not recognised";
 }
 
-uint64_t probe_net_now_us(void)
-{
-	LARGE_INTEGER now, freq;
-
-	QueryPerformanceCounter(&now);
-	QueryPerformanceFrequency(&freq);
-	return (uint64_t)(now.QuadPart / freq.QuadPart) * 1000000u +
-	       (uint64_t)(now.QuadPart % freq.QuadPart) * 1000000u / (uint64_t)freq.QuadPart;
-}
-
 uint64_t probe_net_seed(void)
 {
 	unsigned int a = 0, b = 0;
 
 	if (rand_s(&a) || rand_s(&b))
-		return probe_net_now_us() ^ ((uint64_t)GetCurrentProcessId() << 32);
+		return monotonic_us() ^ ((uint64_t)GetCurrentProcessId() << 32);
 	return (uint64_t)a << 32 | b;
 }
 

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "file.h"
 #include "ladder.h"
 #include "tls.h"
 
@@ -177,7 +178,8 @@ static int read_hosts(struct probe_options *o, const char *path, FILE *err)
 	return bad ? -1 : 0;
 }
 
-int probe_add_candidate(struct probe_options *o, const char *text, char *why, size_t whylen)
+/* Adds one candidate ("unsplit" or a --split-at value); 0 or -1 with a reason. */
+static int add_candidate(struct probe_options *o, const char *text, char *why, size_t whylen)
 {
 	struct probe_candidate c;
 	char canonical[PROBE_TEXT_MAX];
@@ -227,7 +229,7 @@ static int add_positions(struct probe_options *o, const char *list, FILE *err)
 		}
 		memcpy(item, s, n);
 		item[n] = 0;
-		if (probe_add_candidate(o, item, why, sizeof(why))) {
+		if (add_candidate(o, item, why, sizeof(why))) {
 			fprintf(err, "hellosplit: --positions: %s.\n", why);
 			return -1;
 		}
@@ -310,7 +312,7 @@ static int apply(struct probe_options *o, const struct probe_option *opt, const 
 	case OPT_POSITIONS:
 		if (!*positions_given) {         /* the first --positions replaces the defaults */
 			o->ncandidates = 0;
-			probe_add_candidate(o, "unsplit", why, sizeof(why));
+			add_candidate(o, "unsplit", why, sizeof(why));
 			*positions_given = 1;
 		}
 		return add_positions(o, v, err);
@@ -343,14 +345,14 @@ enum probe_parse_result probe_parse(struct probe_options *o, int argc, char **ar
 	o->tries = 3;
 	o->concurrency = 4;
 	o->profile = CLIENTHELLO_CHROME;
-	probe_add_candidate(o, "unsplit", why, sizeof(why));
+	add_candidate(o, "unsplit", why, sizeof(why));
 	if (ladder_build(&ladder, NULL)) {
 		fprintf(err, "hellosplit: probe: the built-in ladder (src/ladder.c) does not parse; "
 			     "this is a bug, please report it.\n");
 		return PROBE_PARSE_USAGE;
 	}
 	for (k = 0; k < ladder.count; k++)
-		probe_add_candidate(o, ladder.rungs[k].text, why, sizeof(why));
+		add_candidate(o, ladder.rungs[k].text, why, sizeof(why));
 	for (i = 1; i < argc; i++) {
 		const char *arg = argv[i], *value;
 		const struct probe_option *opt;
@@ -424,14 +426,14 @@ static int pick_address(const struct probe_options *o, const struct probe_addres
 		struct probe_poll p;
 		probe_socket s;
 		enum probe_net_status st = probe_net_connect(&addrs[i], &s);
-		uint64_t deadline = probe_net_now_us() + (uint64_t)o->timeout_ms * 1000u;
+		uint64_t deadline = monotonic_us() + (uint64_t)o->timeout_ms * 1000u;
 
 		if (st == PROBE_NET_OK) {
 			st = PROBE_NET_AGAIN;
-			while (st == PROBE_NET_AGAIN && probe_net_now_us() < deadline) {
+			while (st == PROBE_NET_AGAIN && monotonic_us() < deadline) {
 				p.sock = s;
 				p.want = PROBE_NET_WRITE;
-				if (probe_net_poll(&p, 1, (int)((deadline - probe_net_now_us()) / 1000 + 1)) > 0)
+				if (probe_net_poll(&p, 1, (int)((deadline - monotonic_us()) / 1000 + 1)) > 0)
 					st = probe_net_connect_result(s);
 			}
 			probe_net_close(s);

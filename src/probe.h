@@ -98,8 +98,6 @@ enum probe_parse_result { PROBE_PARSE_RUN = 0, PROBE_PARSE_EXIT_OK, PROBE_PARSE_
  * free with probe_options_free). Errors: one line on err. */
 enum probe_parse_result probe_parse(struct probe_options *o, int argc, char **argv, FILE *out, FILE *err);
 void probe_options_free(struct probe_options *o);
-/* Adds one candidate ("unsplit" or a --split-at value); 0 or -1 with a reason. */
-int probe_add_candidate(struct probe_options *o, const char *text, char *why, size_t whylen);
 
 /* probe-run.c: every try of every candidate of one host (resolved), in a
  * shuffled order, at most o->concurrency at once; fills in the results. */

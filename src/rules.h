@@ -1,5 +1,6 @@
 /* rules.h — the Linux firewall rules that send the first packets of new
- * flows to the queue, built as argv arrays and run without a shell. */
+ * flows to the queue, built as argv arrays (rules.c, portable, unit-tested)
+ * and run without a shell (rules-linux.c). */
 #ifndef HELLOSPLIT_RULES_H
 #define HELLOSPLIT_RULES_H
 
@@ -45,6 +46,17 @@ void rules_iptables_build(struct rules_list *l, const char *tool, int family, co
 			  int matches);
 /* The nftables ruleset text. Returns its length, or -1 when it does not fit. */
 int rules_nft_build(const struct config *cfg, char *out, size_t n);
+
+/* Turns nft's error output (an error line, the offending rule, a caret
+ * line) into the one line of the error, in place. */
+void rules_nft_error_line(char *err);
+/* Splits one line of `iptables -S` into words in place: spaces separate
+ * them, double quotes hold a word with spaces (a comment), a backslash in
+ * quotes escapes the next character. Returns the number of words, or -1
+ * when there are more than max. */
+int rules_split_words(char *line, const char *words[], int max);
+
+/* ---- rules-linux.c: running them */
 
 /* Families rules_install queues: only those whose packets can be injected. */
 #define RULES_IPV4 1

@@ -1,9 +1,12 @@
 /* tc.c — the tc engine's loader and its daemon adapter: the program of
  * tc.bpf.c comes embedded in the binary (bpftool's skeleton, build/tc.skel.h);
- * it is attached to the clsact egress hook of every interface the options
- * select, and of those that appear later (netlink link events); the loop
- * reads the flow lines of its ring buffer and its per-CPU counters. At exit
- * the filters go, and the clsact qdiscs hellosplit created.
+ * it is attached to the egress hook of every interface the options select,
+ * and of those that appear later (netlink link events): as a tcx link where
+ * the kernel has tcx (Linux >= 6.6: no qdisc to add, and the kernel detaches
+ * the program when the daemon's last descriptor goes, even after kill -9),
+ * else as a filter of a clsact qdisc. The loop reads the flow lines of its
+ * ring buffer and its per-CPU counters. At exit the links close, or the
+ * filters go with the clsact qdiscs hellosplit created.
  *
  * Learning: the kernel chooses each named hello's rung (the rungs map, the
  * ladder's positions; the learned map, the learner's entries by name hash,
@@ -46,6 +49,10 @@
 #define TC_PRIORITY 1u
 #define TC_MAX_IFACES 256
 #define TC_PROG_PREFIX "hellosplit_"
+/* BPF_TCX_EGRESS of <linux/bpf.h> since Linux 6.6; Debian bookworm's headers
+ * (6.1) do not have it. */
+#define TC_TCX_EGRESS 47
+#define TC_TCX_INGRESS 46
 /* The clsact qdiscs hellosplit created, for --rules-remove after a kill -9:
  * one file per network namespace (its inode number). */
 #define TC_STATE_DIR "/run/hellosplit"
@@ -135,6 +142,8 @@ struct tc_iface {
 	char name[IF_NAMESIZE];
 	enum tc_iface_kind kind;
 	int created;            /* hellosplit created its clsact qdisc */
+	int link_fd;            /* tcx: the link (closing it detaches); clsact: -1 */
+	int link_in_fd;         /* tcx, learning: the ingress link; else -1 */
 };
 
 struct tc_name {
@@ -164,6 +173,8 @@ struct tc_daemon {
 	uid_t uid;
 	gid_t gid;
 	int (*drop)(uid_t, gid_t);
+	enum tc_hook hook;      /* --tc-hook; auto becomes tcx or clsact at the first attach */
+	int other_daemon;       /* an interface already had a hellosplit program at its tcx hook */
 	struct stats stats;
 	int stats_fd;           /* --stats-json, opened before the privileges go */
 	int state_fd;           /* the qdiscs created (state_file), likewise */
@@ -334,6 +345,73 @@ static int open_state(void)
 	return fd;
 }
 
+/* 1 when a program of hellosplit's is attached at ifindex's tcx egress
+ * (another daemon's: two would cut each hello twice), 0 when none, -errno
+ * when the kernel cannot say (-EINVAL: no tcx). */
+static int tcx_has_ours(int ifindex)
+{
+	__u32 ids[64], cnt = 64, i;
+	int r = bpf_prog_query(ifindex, TC_TCX_EGRESS, 0, NULL, ids, &cnt), ours = 0;
+
+	if (r)
+		return r < 0 ? r : -errno;
+	for (i = 0; i < cnt && i < 64 && !ours; i++) {
+		struct bpf_prog_info info;
+		__u32 len = sizeof(info);
+		int fd = bpf_prog_get_fd_by_id(ids[i]);
+
+		if (fd < 0)
+			continue;
+		memset(&info, 0, sizeof(info));
+		ours = !bpf_obj_get_info_by_fd(fd, &info, &len) &&
+		       !strncmp(info.name, TC_PROG_PREFIX, strlen(TC_PROG_PREFIX));
+		close(fd);
+	}
+	return ours;
+}
+
+/* Attaches as a tcx link: 0, -EINVAL when the kernel has no tcx (before
+ * 6.6), another -errno (said) when it refuses. */
+static int tcx_attach(struct tc_daemon *t, int ifindex, const char *name, enum tc_iface_kind kind)
+{
+	struct tc_iface *ifc;
+	int fd, in_fd = -1, r = tcx_has_ours(ifindex);
+
+	if (r == -EINVAL)
+		return r;
+	if (r == 1) {
+		log_error("%s already has a hellosplit program at its tcx egress: another hellosplit runs in this "
+			  "network namespace. Stop it first (two would cut each hello twice).", name);
+		t->other_daemon = 1;
+		return -EEXIST;
+	}
+	fd = bpf_link_create(prog_fd(t, kind), ifindex, TC_TCX_EGRESS, NULL);
+	if (fd < 0) {
+		r = fd;
+		if (r != -EINVAL || t->hook == TC_HOOK_TCX)
+			log_error("attaching the tc program to %s (tcx) failed: %s. %s", name, strerror(-r),
+				  r == -EINVAL ? "This kernel has no tcx (Linux >= 6.6): use --tc-hook clsact."
+					       : "Try --tc-hook clsact, or exclude it with --exclude-iface.");
+		return r;
+	}
+	if (t->cfg->learn && (in_fd = bpf_link_create(prog_in_fd(t, kind), ifindex, TC_TCX_INGRESS, NULL)) < 0) {
+		/* the servers' answers come back on the interface the hello left by */
+		log_error("attaching the tc program to %s ingress (tcx) failed: %s. Try --tc-hook clsact, or exclude "
+			  "it with --exclude-iface.", name, strerror(-in_fd));
+		close(fd);
+		return in_fd;
+	}
+	ifc = &t->ifaces[t->nifaces++];
+	ifc->ifindex = ifindex;
+	snprintf(ifc->name, sizeof(ifc->name), "%s", name);
+	ifc->kind = kind;
+	ifc->created = 0;
+	ifc->link_fd = fd;
+	ifc->link_in_fd = in_fd;
+	t->hook = TC_HOOK_TCX;
+	return 0;
+}
+
 static int attach(struct tc_daemon *t, int ifindex, const char *name, enum tc_iface_kind kind)
 {
 	struct bpf_tc_hook hook = {.sz = sizeof(struct bpf_tc_hook), .ifindex = ifindex, .attach_point = BPF_TC_EGRESS};
@@ -345,6 +423,11 @@ static int attach(struct tc_daemon *t, int ifindex, const char *name, enum tc_if
 		log_error("more than %d interfaces: %s is not served. Name the ones to serve with --iface.",
 			  TC_MAX_IFACES, name);
 		return -ENOSPC;
+	}
+	if (t->hook != TC_HOOK_CLSACT) {
+		if ((r = tcx_attach(t, ifindex, name, kind)) != -EINVAL || t->hook == TC_HOOK_TCX)
+			return r;
+		t->hook = TC_HOOK_CLSACT;   /* a kernel before 6.6: no tcx */
 	}
 	r = bpf_tc_hook_create(&hook);
 	if (r == 0)
@@ -376,6 +459,8 @@ static int attach(struct tc_daemon *t, int ifindex, const char *name, enum tc_if
 	snprintf(ifc->name, sizeof(ifc->name), "%s", name);
 	ifc->kind = kind;
 	ifc->created = created;
+	ifc->link_fd = -1;
+	ifc->link_in_fd = -1;
 	if (created)
 		save_state(t);
 	return 0;
@@ -431,6 +516,10 @@ static int rescan(struct tc_daemon *t, int announce)
 		if (!it->if_index) {
 			if (announce)
 				log_info("tc: %s is gone.", t->ifaces[i].name);
+			if (t->ifaces[i].link_fd >= 0)
+				close(t->ifaces[i].link_fd);
+			if (t->ifaces[i].link_in_fd >= 0)
+				close(t->ifaces[i].link_in_fd);
 			t->ifaces[i] = t->ifaces[--t->nifaces];
 			save_state(t);
 		} else {
@@ -656,7 +745,7 @@ static int flow_line(void *ctx, void *data, size_t size)
 		cuts[i] = ev->cuts[i];
 	fe.cuts = cuts;
 	fe.window_len = ev->window;
-	fe.observe = 0;
+	fe.observe = t->cfg->engine.observe;   /* the program cut nothing: "would split" */
 	fe.rung = ev->rung;
 	if (t->lr && ev->sni_len && ev->outcome == TC_EV_SPLIT)
 		fe.chosen_by = learner_why(t->lr, ev->rung, tc_plan_source(ev->source));
@@ -707,6 +796,8 @@ static int tc_start(void *ctx, struct engine *e)
 		sync_learned(t, 1);
 	}
 	rescan(t, 0);
+	if (t->other_daemon)
+		return -EEXIST;   /* said by tcx_attach */
 	if ((r = t->drop(t->uid, t->gid)) != 0) {
 		log_error("dropping privileges to uid %u gid %u failed: %s.", (unsigned)t->uid, (unsigned)t->gid,
 			  strerror(-r));
@@ -715,8 +806,9 @@ static int tc_start(void *ctx, struct engine *e)
 	names[0] = 0;
 	for (i = 0; i < t->nifaces && k < sizeof(names) - 20; i++)
 		k += (size_t)snprintf(names + k, sizeof(names) - k, "%s%s", i ? ", " : "", t->ifaces[i].name);
-	log_info("running in the kernel (tc engine) on %d interface%s%s%s; no queue, no raw socket. Ctrl-C stops "
-		 "and detaches.", t->nifaces, t->nifaces == 1 ? "" : "s", t->nifaces ? ": " : "", names);
+	log_info("running in the kernel (tc engine, %s) on %d interface%s%s%s; no queue, no raw socket. Ctrl-C "
+		 "stops and detaches.", t->hook == TC_HOOK_CLSACT ? "clsact" : "tcx", t->nifaces,
+		 t->nifaces == 1 ? "" : "s", t->nifaces ? ": " : "", names);
 	if (t->lr)
 		log_info("tc: learning on: %d rungs, %u entr%s learned; the servers' first answers are seen at ingress.",
 			 t->lr->learn.ladder.count, t->lr->learn.nlearned, t->lr->learn.nlearned == 1 ? "y" : "ies");
@@ -833,7 +925,13 @@ static void tc_close(void *ctx)
 			 "positions only).",
 			 (unsigned long long)sum[0], (unsigned long long)sum[1], (unsigned long long)sum[2]);
 	for (i = 0; i < t->nifaces; i++)
-		detach(t->ifaces[i].ifindex, t->ifaces[i].name, t->ifaces[i].created, 0, 0, t->cfg->learn);
+		if (t->ifaces[i].link_fd >= 0) {
+			close(t->ifaces[i].link_fd);   /* tcx: the kernel detaches it */
+			if (t->ifaces[i].link_in_fd >= 0)
+				close(t->ifaces[i].link_in_fd);
+		} else {
+			detach(t->ifaces[i].ifindex, t->ifaces[i].name, t->ifaces[i].created, 0, 0, t->cfg->learn);
+		}
 	if (t->nifaces)
 		log_info("tc: detached from %d interface%s.", t->nifaces, t->nifaces == 1 ? "" : "s");
 	t->nifaces = 0;
@@ -860,15 +958,6 @@ static void open_learned(struct tc_daemon *t)
 	if (t->learn_fd < 0)
 		log_info("cannot open %s (%s): what is learned is kept only while running as root.", t->learn_path,
 			 strerror(errno));
-}
-
-static uint64_t clock_ms(void *ctx)
-{
-	struct timespec ts;
-
-	(void)ctx;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 static int open_signals(void)
@@ -904,10 +993,10 @@ int tc_run(const struct config *cfg_given, uid_t uid, gid_t gid, int (*drop)(uid
 		.observes_replies = 1,  /* the ingress program sees the answers */
 		.save_learned = tc_save_learned,
 	};
-	const struct daemon_clock clock = {clock_ms, NULL};
 	int rc;
 
 	memset(&t, 0, sizeof(t));
+	t.hook = cfg_given->tc_hook;
 	t.cfg = cfg;
 	t.uid = uid;
 	t.gid = gid;
@@ -946,7 +1035,7 @@ int tc_run(const struct config *cfg_given, uid_t uid, gid_t gid, int (*drop)(uid
 		rc = 1;
 		goto out;
 	}
-	rc = daemon_loop(cfg, &adapter, &clock);
+	rc = daemon_loop(cfg, &adapter, &daemon_monotonic_clock);
 out:
 	tc_close(&t);
 	if (t.ring)
@@ -964,6 +1053,28 @@ out:
 	free(t.percpu);
 	tc_bpf__destroy(t.skel);
 	return rc;
+}
+
+int tc_attached(char *names, size_t n)
+{
+	struct if_nameindex *list = if_nameindex(), *it;
+	size_t k = 0;
+	int count = 0;
+
+	if (n)
+		names[0] = 0;
+	if (!list)
+		return 0;
+	libbpf_set_print(libbpf_print);
+	for (it = list; it->if_index; it++) {
+		if (tcx_has_ours((int)it->if_index) != 1 && filter_is_ours((int)it->if_index, BPF_TC_EGRESS) != 1)
+			continue;
+		if (k < n)
+			k += (size_t)snprintf(names + k, n - k, "%s%s", count ? ", " : "", it->if_name);
+		count++;
+	}
+	if_freenameindex(list);
+	return count;
 }
 
 int tc_remove(int verbose)

@@ -23,11 +23,18 @@ int tc_probe(const struct config *cfg, char *why, size_t n);
  * of every interface the options select (and to those that appear later),
  * calls drop(uid, gid) (keeping CAP_NET_ADMIN for later attaches and the
  * detach), runs daemon_loop until a stop and leaves tc as it found it.
+ * --tc-hook: a tcx link (Linux >= 6.6, the default there) or a clsact
+ * filter.
  * Learning (--learn): an ingress program on the same interfaces reports
  * the servers' first answers; the kernel takes each hello's rung from maps
  * the learner's entries are written into.
  * Returns the exit code, or TC_NOT_STARTED with the reason in why. */
 int tc_run(const struct config *cfg_given, uid_t uid, gid_t gid, int (*drop)(uid_t, gid_t), char *why, size_t n);
+
+/* The interfaces with a hellosplit program at their egress now (a tcx link
+ * or a clsact filter: a daemon runs, or a clsact filter was left by a kill
+ * -9), ", "-separated into names. Returns how many (0 without a tc engine). */
+int tc_attached(char *names, size_t n);
 
 /* --rules-remove: detaches hellosplit's filters (by handle, priority and
  * program name) from every interface and removes the clsact qdiscs a

@@ -68,18 +68,6 @@ int windows_is_elevated(void)
 	return elevated;
 }
 
-uint64_t windows_now_ms(void)
-{
-	static LARGE_INTEGER frequency;
-	LARGE_INTEGER now;
-
-	if (!frequency.QuadPart)
-		QueryPerformanceFrequency(&frequency);
-	QueryPerformanceCounter(&now);
-	return (uint64_t)(now.QuadPart / frequency.QuadPart * 1000 +
-			  now.QuadPart % frequency.QuadPart * 1000 / frequency.QuadPart);
-}
-
 void windows_utf8(const wchar_t *w, char *out, size_t n)
 {
 	if (!n)

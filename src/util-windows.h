@@ -1,5 +1,5 @@
 /* util-windows.h — small Windows helpers shared by the WinDivert adapter,
- * doctor and the service: where the exe is, error texts, elevation, clock. */
+ * doctor and the service: where the exe is, error texts, elevation. */
 #ifndef HELLOSPLIT_UTIL_WINDOWS_H
 #define HELLOSPLIT_UTIL_WINDOWS_H
 
@@ -18,9 +18,6 @@ const char *windows_error_text(unsigned long code, char *buf, size_t n);
 
 /* 1 when this process runs elevated (as Administrator), 0 when not. */
 int windows_is_elevated(void);
-
-/* Milliseconds of a monotonic clock (QueryPerformanceCounter). */
-uint64_t windows_now_ms(void);
 
 /* UTF-16 to UTF-8, always NUL-terminated (cut when out is too small). */
 void windows_utf8(const wchar_t *w, char *out, size_t n);

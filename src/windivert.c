@@ -1,18 +1,19 @@
-/* windivert.c — the Windows daemon: WinDivert 2.2 diverts the outbound
+/* windivert.c — the Windows packet path: WinDivert 2.2 diverts the outbound
  * packets the filter names; each goes through the engine and is sent back
  * (PASS) or kept (STOLEN); the engine's packets are sent with the address of
  * the packet whose bytes they carry. Receives are overlapped and batched, so
- * the loop also wakes for collect timeouts and for stop requests. */
+ * the loop also wakes for collect timeouts and for stop requests. The
+ * console (daemon-windows.c) and the service (service-windows.c) run it. */
 #include "windivert.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "daemon.h"
 #include "engine.h"
+#include "file.h"
 #include "hostlist.h"
 #include "log.h"
 #include "packet.h"
@@ -22,7 +23,6 @@
 #define RX_SIZE (1024 * 1024)
 #define TX_BATCH WINDIVERT_BATCH_MAX        /* packets per send */
 #define TX_SIZE (512 * 1024)
-#define PORT_TESTS_MAX 200                  /* WinDivert 2.2 takes at most 256 tests */
 #define STOP_DRAIN_MS 2000                  /* after Shutdown(RECV), time to read what was queued */
 
 _Static_assert(sizeof(WINDIVERT_ADDRESS) == PACKET_META_SIZE, "a WINDIVERT_ADDRESS is the engine's meta");
@@ -50,7 +50,7 @@ struct windivert {
 	uint8_t tx[TX_SIZE];
 };
 
-static HANDLE stop_event, done_event, reload_event;
+static HANDLE stop_event, reload_event;
 
 /* ---- loading WinDivert.dll */
 
@@ -104,111 +104,6 @@ void windivert_unload(struct windivert_api *api)
 	if (api->dll)
 		FreeLibrary(api->dll);
 	api->dll = NULL;
-}
-
-/* ---- the filter */
-
-static size_t append(char *out, size_t n, size_t k, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-
-static size_t append(char *out, size_t n, size_t k, const char *fmt, ...)
-{
-	va_list ap;
-	int r;
-
-	if (k >= n)
-		return k;
-	va_start(ap, fmt);
-	r = vsnprintf(out + k, n - k, fmt, ap);
-	va_end(ap);
-	return r < 0 ? n : k + (size_t)r;
-}
-
-static int port_set(const uint8_t *ports, unsigned p)
-{
-	return ports[p / 8] >> (p % 8) & 1;
-}
-
-/* "tcp.DstPort == 443", or the ports and ranges of the bitmap or-ed in
- * parentheses. Returns the number of WinDivert tests, or -1 when none. */
-static int port_test(const uint8_t *ports, char *out, size_t n, size_t *k)
-{
-	unsigned p = 1, terms = 0;
-	int tests = 0;
-	size_t start = *k;
-
-	while (p <= 65535) {
-		unsigned lo, hi;
-
-		if (!port_set(ports, p)) {
-			p++;
-			continue;
-		}
-		lo = p;
-		while (p + 1 <= 65535 && port_set(ports, p + 1))
-			p++;
-		hi = p++;
-		*k = append(out, n, *k, "%s", terms ? " or " : "(");
-		if (lo == hi) {
-			*k = append(out, n, *k, "tcp.DstPort == %u", lo);
-			tests++;
-		} else {
-			*k = append(out, n, *k, "(tcp.DstPort >= %u and tcp.DstPort <= %u)", lo, hi);
-			tests += 2;
-		}
-		terms++;
-	}
-	if (!terms)
-		return -1;
-	if (terms == 1) {               /* no parentheses around a single test */
-		memmove(out + start, out + start + 1, *k - start);
-		(*k)--;
-	} else {
-		*k = append(out, n, *k, ")");
-	}
-	return tests;
-}
-
-int windivert_filter(const struct config *cfg, char *out, size_t n, char *err, size_t errlen)
-{
-	size_t k = 0;
-	const char *s = cfg->exclude_ifidx;
-	int tests;
-
-	k = append(out, n, k, "outbound%s and (ip or ipv6) and ", cfg->exclude_loopback ? " and !loopback" : "");
-	tests = port_test(cfg->engine.ports, out, n, &k);
-	if (tests < 0) {
-		snprintf(err, errlen, "--ports: no port given");
-		return -1;
-	}
-	if (tests > PORT_TESTS_MAX) {
-		snprintf(err, errlen,
-			 "--ports: the list needs %d WinDivert filter tests, more than %d; WinDivert takes 256 in all. "
-			 "Join ports into ranges (e.g. 8000-8100)",
-			 tests, PORT_TESTS_MAX);
-		return -1;
-	}
-	k = append(out, n, k, " and tcp.PayloadLength > 0");
-	while (*s) {
-		char *end;
-		unsigned long idx = strtoul(s, &end, 10), sub;
-
-		if (*end == '.') {
-			sub = strtoul(end + 1, &end, 10);
-			/* WinDivert 2.2 rejects "not (...)": the same test, written with != and or */
-			k = append(out, n, k, " and (ifIdx != %lu or subIfIdx != %lu)", idx, sub);
-		} else {
-			k = append(out, n, k, " and ifIdx != %lu", idx);
-		}
-		s = *end == ',' ? end + 1 : end;
-	}
-	if (cfg->filter_extra)
-		k = append(out, n, k, " and (%s)", cfg->filter_extra);
-	if (k >= n) {
-		snprintf(err, errlen, "the WinDivert filter is longer than %zu characters; shorten --filter-extra or --ports",
-			 n - 1);
-		return -1;
-	}
-	return 0;
 }
 
 /* ---- explaining WinDivertOpen errors */
@@ -310,11 +205,9 @@ int windivert_stop_init(void)
 {
 	if (!stop_event)
 		stop_event = CreateEventW(NULL, TRUE, FALSE, NULL);
-	if (!done_event)
-		done_event = CreateEventW(NULL, TRUE, FALSE, NULL);
 	if (!reload_event)
 		reload_event = CreateEventW(NULL, FALSE, FALSE, NULL);   /* auto-reset: one reload per request */
-	return stop_event && done_event && reload_event ? 0 : -1;
+	return stop_event && reload_event ? 0 : -1;
 }
 
 void windivert_stop(void)
@@ -504,7 +397,7 @@ static int adapter_wait(void *ctx, uint32_t timeout_ms)
 		log_win32("receiving from WinDivert", code);
 		return -EIO;
 	}
-	now = windows_now_ms();
+	now = monotonic_ms();
 	if (w->stopping) {
 		if (now >= w->stop_deadline) {
 			log_error("WinDivert did not end the receive within %u ms of the shutdown; closing.",
@@ -648,12 +541,6 @@ static void adapter_close(void *ctx)
 	windivert_unload(&w->api);         /* last: nothing of WinDivert.dll is used after it */
 }
 
-static uint64_t clock_now(void *ctx)
-{
-	(void)ctx;
-	return windows_now_ms();
-}
-
 int windivert_run(const struct config *cfg, unsigned open_retry_s, void (*ready)(void *ctx), void *ctx)
 {
 	struct windivert *w = calloc(1, sizeof(*w));
@@ -670,7 +557,6 @@ int windivert_run(const struct config *cfg, unsigned open_retry_s, void (*ready)
 		.report_errors = adapter_report_errors,
 		.close = adapter_close,
 	};
-	const struct daemon_clock clock = {clock_now, NULL};
 	int rc;
 
 	if (!w || windivert_stop_init()) {
@@ -696,35 +582,7 @@ int windivert_run(const struct config *cfg, unsigned open_retry_s, void (*ready)
 	w->open_retry_s = open_retry_s;
 	w->ready = ready;
 	w->ready_ctx = ctx;
-	rc = daemon_loop(cfg, &adapter, &clock);
+	rc = daemon_loop(cfg, &adapter, &daemon_monotonic_clock);
 	free(w);
-	return rc;
-}
-
-/* ---- the console daemon */
-
-static BOOL WINAPI console_handler(DWORD type)
-{
-	windivert_stop();
-	/* After these the process ends when the handler returns: finish first. */
-	if (type == CTRL_CLOSE_EVENT || type == CTRL_LOGOFF_EVENT || type == CTRL_SHUTDOWN_EVENT)
-		WaitForSingleObject(done_event, 4500);
-	return TRUE;
-}
-
-int daemon_run(const struct config *cfg)
-{
-	int rc;
-
-	if (cfg->print_interfaces)
-		return interfaces_print(stdout);
-	if (windivert_stop_init()) {
-		log_error("cannot create an event (error %lu).", GetLastError());
-		return 1;
-	}
-	SetConsoleCtrlHandler(console_handler, TRUE);
-	rc = windivert_run(cfg, 0, NULL, NULL);
-	fflush(NULL);
-	SetEvent(done_event);
 	return rc;
 }

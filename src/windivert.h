@@ -7,6 +7,7 @@
 #include <windows.h>
 
 #include "config.h"
+#include "windivert-filter.h"
 #include "windivert_api.h"
 
 #define WINDIVERT_SYS_NAME "WinDivert64.sys"
@@ -24,10 +25,6 @@ struct windivert_api {
  * current directory or PATH). Returns 0, or -1 with what to do in err. */
 int windivert_load(struct windivert_api *api, char *err, size_t errlen);
 void windivert_unload(struct windivert_api *api);
-
-/* The WinDivert filter for these flags. Returns 0, or -1 with the reason in err
- * (a usage error: the flags make a filter WinDivert cannot take). */
-int windivert_filter(const struct config *cfg, char *out, size_t n, char *err, size_t errlen);
 
 /* One line for a failed WinDivertOpen: the error, Windows' text for it, and
  * what to do. extra: the --filter-extra given, or NULL. */
@@ -49,8 +46,5 @@ void windivert_reload(void);
  * ready(ctx) is called once the handle is open (may be NULL).
  * Returns the exit code: 0, or 1 with the reason printed. */
 int windivert_run(const struct config *cfg, unsigned open_retry_s, void (*ready)(void *ctx), void *ctx);
-
-/* `--print-interfaces`: index, name and addresses of every interface. */
-int interfaces_print(FILE *out);
 
 #endif

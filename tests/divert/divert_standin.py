@@ -2,8 +2,8 @@
 """divert_standin.py - plays divert(4) for the divert build of hellosplit.
 
 The divert stand-in build (make PLATFORM=freebsd-sim -> build/divert-sim/
-hellosplit) runs src/divert.c's real loop; only its packet I/O is a
-SOCK_SEQPACKET socket pair instead of a divert socket.  This program holds
+hellosplit) runs src/daemon-freebsd.c's real loop; only its packet I/O
+(src/divert-sim.c) is a SOCK_SEQPACKET socket pair instead of a divert socket.  This program holds
 the other end and behaves like the kernel would:
 
   * it delivers, in capture time, the packets a divert rule would divert, each

@@ -3,7 +3,7 @@
 #
 # Usage: tests/divert/run.sh BINARY [REFERENCE]
 #   BINARY     the divert stand-in build: make PLATFORM=freebsd-sim
-#              (build/divert-sim/hellosplit), i.e. src/divert.c's real loop
+#              (build/divert-sim/hellosplit), i.e. src/daemon-freebsd.c's real loop
 #              with a socket pair in place of the divert socket
 #   REFERENCE  the Linux build whose offline mode is the reference
 #              (default: build/hellosplit)
@@ -124,9 +124,10 @@ fi
 
 # ---------------------------------------------------------------- 1. the FreeBSD socket code compiles
 
-# clang targeting FreeBSD defines __FreeBSD__, so the real divert-socket path
-# of src/divert.c is compiled (against this machine's libc headers; the two
-# FreeBSD-only constants are given on the command line).
+# clang targeting FreeBSD compiles the real divert-socket code, src/divert.c,
+# which only a FreeBSD build links, and the daemon and doctor around it
+# (against this machine's libc headers; the two FreeBSD-only constants are
+# given on the command line).
 if command -v clang >/dev/null; then
     for target in x86_64-unknown-freebsd13.2 x86_64-unknown-freebsd14.1; do
         defs=(-DIPPROTO_DIVERT=258)
@@ -134,11 +135,11 @@ if command -v clang >/dev/null; then
         if clang --target="$target" -std=c11 -D_GNU_SOURCE -Wall -Wextra -Werror -Wshadow -Wpointer-arith \
             -Wstrict-prototypes -Wmissing-prototypes -Wformat=2 -Wvla -fsyntax-only \
             -isystem /usr/include/x86_64-linux-gnu -isystem /usr/include "${defs[@]}" \
-            "$ROOT/src/divert.c" 2>"$TMP/clang.err" &&
+            "$ROOT/src/divert.c" "$ROOT/src/daemon-freebsd.c" "$ROOT/src/doctor-freebsd.c" 2>"$TMP/clang.err" &&
             clang --target="$target" -D_GNU_SOURCE -E -isystem /usr/include/x86_64-linux-gnu \
                 -isystem /usr/include "${defs[@]}" "$ROOT/src/divert.c" >"$TMP/clang.i" 2>/dev/null &&
             grep -q 'socket_recv' "$TMP/clang.i"; then
-            pass "FreeBSD divert-socket code syntax-checked (clang --target=$target -Werror)"
+            pass "FreeBSD divert-socket code and daemon syntax-checked (clang --target=$target -Werror)"
         else
             fail "FreeBSD divert-socket code for $target: $(head -3 "$TMP/clang.err" | tr '\n' ' ')"
         fi
@@ -146,7 +147,7 @@ if command -v clang >/dev/null; then
     # the rest of what a FreeBSD build compiles (make PLATFORM=freebsd), errors only
     bad=""
     for src in $(make -s -n -B -C "$ROOT" PLATFORM=freebsd build/hellosplit 2>/dev/null | grep -o 'src/[a-z0-9_-]*\.c'); do
-        [[ $src == src/divert.c ]] && continue
+        [[ $src == src/divert.c || $src == src/*-freebsd.c ]] && continue
         clang --target=x86_64-unknown-freebsd14.1 -std=c11 -D_GNU_SOURCE -fsyntax-only -w \
             -isystem /usr/include/x86_64-linux-gnu -isystem /usr/include "$ROOT/$src" 2>>"$TMP/clang-all.err" ||
             bad="$bad $src"

@@ -5,7 +5,7 @@ over all of them).  Debian /usr/bin/python3 + tshark.
 
     hello_segments.py FILE.pcap [--port 443] [--name NAME] [--first SPEC] [--cut-at SPEC]
                       [--segments N] [--max-payload N] [--some-over N] [--name-cut]
-                      [--name-whole] [--checksums] [--no-partial] [--streams N]
+                      [--name-whole] [--checksums] [--partial-ok] [--no-partial] [--streams N]
 
 For each TCP stream to --port whose client byte stream starts with a TLS
 handshake record, the "window" is the first TLS record (5 + record length,
@@ -38,6 +38,11 @@ Checks (each failing stream prints "CHECK FAILED: ..."; exit 1):
                    offload-partial one (tx checksum offload on a veth: the
                    field holds only the pseudo-header sum the NIC would
                    complete; counted as "partial", not as "bad")
+  --partial-ok     with --checksums: a hello segment may be offload-partial
+                   too (the tc engine keeps the kernel's offload state, so
+                   with tx checksum offload on its pieces leave for the NIC
+                   to complete); a partial sum covers the pseudo-header with
+                   the piece's length, so a wrong length still counts as bad
   --no-partial     no client frame has an offload-partial checksum (offloads
                    off: every frame must carry its final checksum)
   --name NAME      the SNI hostname is NAME
@@ -159,6 +164,7 @@ def main():
     ap.add_argument("--name-cut", action="store_true")
     ap.add_argument("--name-whole", action="store_true")
     ap.add_argument("--checksums", action="store_true")
+    ap.add_argument("--partial-ok", action="store_true")
     ap.add_argument("--no-partial", action="store_true")
     ap.add_argument("--streams", type=int, default=1)
     ap.add_argument("--only-name")
@@ -197,7 +203,7 @@ def main():
         hello_bad = 0
         for r in data_frames:
             off = (r["tcp.seq_raw"] - base) & 0xffffffff
-            if off < window and csum_class(r) != "ok":
+            if off < window and csum_class(r) not in (("ok", "partial") if args.partial_ok else ("ok",)):
                 hello_bad += 1
         maxpay = max(len(r["payload"]) for r in data_frames)
         whole_in = [i + 1 for i, (a, b) in enumerate(segs) if name and a <= noff and b >= noff + len(name)]

@@ -1222,6 +1222,10 @@ hs_stat() {
     sed -n "s/.*\"$key\":\([0-9.]*\).*/\1/p" "$file"
 }
 
+# tcx_progs NS IFACE [egress|ingress]: the BPF programs at IFACE's tcx hook
+# (the tc engine's, Linux >= 6.6), one "NAME ID" line each.
+tcx_progs() { nsx "$1" "$E2E_PY" "$E2E_DIR/tcx_progs.py" "$2" "${3:-egress}"; }
+
 hs_rules_present() {
     local ns=$1
     nsx "$ns" iptables -w -t mangle -S HELLOSPLIT >/dev/null 2>&1 ||

@@ -29,11 +29,14 @@ die() { printf 'FATAL: %s\n' "$*" >&2; exit 1; }
 # Fixed order: the test bed itself first, quick refusals next, the long
 # measurements (loss, soak) last.
 # The suites marked @tc run a second time with E2E_ENGINE=tc (the tc engine;
-# the others test what only the NFQUEUE engine does: its rules, its held
-# packets, --hostlist, pieces with final checksums under offloads).
+# where a check is about what only one engine does -- the NFQUEUE engine's
+# rules, held packets and child process, the tc engine's hook -- the suite
+# checks each engine's own).
 ORDER=(test_censor_baseline test_daemon_cli test_desktop test_tc test_router test_route test_offloads test_failopen
        test_router_pppoe test_stop test_tuple_reuse test_adversarial test_loss test_soak
-       test_desktop@tc test_route@tc test_tuple_reuse@tc test_loss@tc test_learn@tc)
+       test_desktop@tc test_router@tc test_route@tc test_offloads@tc test_failopen@tc test_router_pppoe@tc
+       test_stop@tc test_tuple_reuse@tc test_adversarial@tc test_everyday@tc test_probe@tc test_loss@tc
+       test_learn@tc)
 
 select_tests() {
     local t f all=() seen

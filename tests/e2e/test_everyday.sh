@@ -19,6 +19,8 @@
 #      first one's rules in place;
 #   6. doctor: all good on a clean namespace (exit 0); with hellosplit's
 #      rules installed it names them and exits 1.
+# E2E_ENGINE=tc (run.sh test_everyday@tc): --hostlist refused in one line,
+# --observe, a second instance refused, doctor names the running program.
 # Needs root.  Last line "e2e: N passed, N failed"; exit non-zero on failure.
 set -u -o pipefail
 
@@ -57,6 +59,50 @@ EOF
 topo_desktop_up
 srv_nginx_start
 censor_install first-packet "$E2E_NS_MID" "$E2E_MID_IF" "$B"
+
+# With E2E_ENGINE=tc (run.sh test_everyday@tc), the same everyday needs on
+# the tc engine: --hostlist is refused in one line (the program has no host
+# lists), --observe, a second instance refused, doctor naming the running one.
+if [[ $E2E_ENGINE == tc ]]; then
+	section "tc 1. --hostlist"
+	printf '%s\n' "$B" >"$T/hosts"
+	hs_run "$E2E_NS_CLI" --hostlist "$T/hosts"
+	expect_eq "tc --hostlist: exit 1" 1 "$HS_RC"
+	expect_ok "tc --hostlist: one clear line" grep -q "^hellosplit: --engine tc cannot serve --hostlist" "$HS_OUT"
+
+	section "tc 3. --observe"
+	hs_start "$E2E_NS_CLI" --observe || e2e_die "hellosplit --observe did not start"
+	capture_start "$E2E_NS_SRV" eth0 "$T/observe.pcap" tcp port 443
+	expect_blocked "tc observe: $B still blocked" fetch_curl "$B" 4
+	expect_ok "tc observe: $A loads" fetch_curl "$A" 4
+	capture_stop "$T/observe.pcap"
+	hs_stop INT
+	expect_eq "tc observe: $A's hello arrives whole" 517 "$(hello_of "$T/observe.pcap" "$A")"
+	expect_ok "tc observe: the log says where it would split" grep -q "sni=$B would split at 5 (window 517)" "$HS_LOG"
+
+	section "tc 5. a second instance"
+	hs_start "$E2E_NS_CLI" || e2e_die "hellosplit did not start"
+	first=$HS_PID firstlog=$HS_LOG
+	hs_run "$E2E_NS_CLI" --split-at 5
+	expect_eq "tc second instance: exit 1" 1 "$HS_RC"
+	expect_ok "tc second instance: says another hellosplit runs" grep -q "another hellosplit runs in this network namespace" "$HS_OUT"
+	expect_eq "tc second instance: the first one's program still at eth0" hellosplit_l2 \
+		"$(tcx_progs "$E2E_NS_CLI" eth0 | awk '{ print $1 }')"
+	expect_ok "tc: first instance still splits: $B loads" fetch_curl "$B" 4
+	HS_PID=$first HS_LOG=$firstlog
+
+	section "tc 6. doctor"
+	hs_run "$E2E_NS_CLI" doctor
+	expect_eq "tc doctor with hellosplit running: exit 1" 1 "$HS_RC"
+	expect_ok "tc doctor names where the program is attached" grep -q "hellosplit's tc program is attached to eth0" "$HS_OUT"
+	hs_stop INT
+	hs_run "$E2E_NS_CLI" doctor --no-learn
+	expect_eq "tc doctor on a clean namespace: exit 0" 0 "$HS_RC"
+	expect_ok "tc doctor: the tc engine" grep -q "engine: tc" "$HS_OUT"
+	sed 's/^/      | /' "$HS_OUT"
+	e2e_summary
+	exit
+fi
 
 section "1. --hostlist with the blocked name only"
 printf '# test list\n%s\n' "$B" >"$T/hosts"

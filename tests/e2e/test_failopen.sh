@@ -19,6 +19,11 @@
 #      so, removes the rules and exits 1; every connection succeeds;
 #      `--rules-remove` then has nothing to do (exit 0); jumps left by runs
 #      with other flags or by an older version are removed too.
+# With E2E_ENGINE=tc (run.sh test_failopen@tc) the tc engine instead: it adds
+# no firewall rule (the rule set is as before even while it runs), SIGINT and
+# SIGTERM leave nothing at eth0's tcx hook and no qdisc, and kill -9 under
+# load takes the program with the process: every fetch succeeds, the blocked
+# name passes unsplit, --rules-remove exits 0 with the rule set as before.
 # Needs root.  Last line "e2e: N passed, N failed"; exit non-zero on failure.
 set -u -o pipefail
 
@@ -107,6 +112,50 @@ censor_install first-packet "$E2E_NS_MID" "$E2E_MID_IF" "$B"
 user_rules
 snapshot before
 sed 's/^/      | /' "$T/before.rules"
+
+# ------------------------------------------------------ the tc engine ---
+# No firewall rule, no packet process: the rule set stays as it was even
+# while it runs, and kill -9 takes the program with the process (tcx link).
+if [[ $E2E_ENGINE == tc ]]; then
+    for sig in INT TERM; do
+        section "tc: normal exit by SIG$sig"
+        hs_start "$E2E_NS_CLI" || e2e_die "hellosplit did not start"
+        expect_ok "tc SIG$sig run: curl $B v4 loads" fetch_curl "$B" 4
+        expect_ok "tc SIG$sig run: python $B v6 loads" fetch_python "$B" 6
+        expect_eq "tc SIG$sig run: hellosplit_l2 at eth0's tcx egress" hellosplit_l2 \
+            "$(tcx_progs "$E2E_NS_CLI" eth0 | awk '{ print $1 }')"
+        snapshot running
+        same_as_before "tc SIG$sig run: the firewall untouched while it runs" running
+        hs_stop "$sig"
+        expect_eq "tc SIG$sig: exit status" 0 "$HS_RC"
+        expect_eq "tc SIG$sig: nothing left at eth0's tcx egress" "" "$(tcx_progs "$E2E_NS_CLI" eth0)"
+        expect_eq "tc SIG$sig: no qdisc or filter left on eth0" "qdisc noqueue" \
+            "$(nsx "$E2E_NS_CLI" tc qdisc show dev eth0 | awk '{ print $1, $2 }')$(nsx "$E2E_NS_CLI" tc filter show dev eth0 egress)"
+        snapshot "after-$sig"
+        same_as_before "tc SIG$sig" "after-$sig"
+        expect_blocked "tc SIG$sig: after the exit $B is blocked again" fetch_curl "$B" 4
+    done
+
+    section "tc: kill -9 under load"
+    hs_start "$E2E_NS_CLI" || e2e_die "hellosplit did not start"
+    expect_ok "tc kill: before, curl $B v4 loads (splitting)" fetch_curl "$B" 4
+    start_load "${A[0]}"
+    sleep "$KILL_AFTER"
+    t_kill=$EPOCHREALTIME
+    hs_stop KILL
+    expect_eq "tc kill: the daemon died by SIGKILL" 137 "$HS_RC"
+    expect_eq "tc kill: the kernel detached the program with the process" "" "$(tcx_progs "$E2E_NS_CLI" eth0)"
+    finish_load "tc kill" "$t_kill"
+    expect_ok "tc kill: new connection curl ${A[0]} v4" fetch_curl "${A[0]}" 4
+    expect_ok "tc kill: new connection gnutls ${A[1]} v6" fetch_gnutls "${A[1]}" 6
+    expect_blocked "tc kill: $B passes unsplit now (censor resets it)" fetch_curl "$B" 4
+    hs_run "$E2E_NS_CLI" --rules-remove
+    expect_eq "tc kill: --rules-remove exit status" 0 "$HS_RC"
+    snapshot after-kill
+    same_as_before "tc kill + --rules-remove" after-kill
+    e2e_summary
+    exit
+fi
 
 # ------------------------------------------------------------ normal exit ---
 for sig in INT TERM; do

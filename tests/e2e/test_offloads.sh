@@ -82,10 +82,15 @@ expect_ok "hellosplit: chromium $B v4 loads" fetch_chromium "$B" 4
 capture_stop "$T/cli-hs.pcap" "$T/srv4.pcap" "$T/srv6.pcap"
 e2e_check_segments "hellosplit: on cli's eth0 no hello segment exceeds the MSS" \
     "$T/cli-hs.pcap" --max-payload 1448 --cut-at midsld --name-cut --streams 18
-e2e_check_segments "hellosplit, server v4: cut at midsld, <= 1448 bytes, hello checksums valid" \
-    "$T/srv4.pcap" --cut-at midsld --name-cut --max-payload 1448 --checksums --streams 9
-e2e_check_segments "hellosplit, server v6: cut at midsld, <= 1428 bytes, hello checksums valid" \
-    "$T/srv6.pcap" --cut-at midsld --name-cut --max-payload 1428 --checksums --streams 9
+# The tc engine cuts the kernel's own skb and keeps its offload state: with tx
+# checksum offload on, its pieces leave offload-partial for the NIC to
+# complete (a veth never does), so there "valid" means valid or partial.
+csum=(--checksums) ok="hello checksums valid"
+[[ $E2E_ENGINE == tc ]] && csum+=(--partial-ok) ok="hello checksums valid or offload-partial"
+e2e_check_segments "hellosplit, server v4: cut at midsld, <= 1448 bytes, $ok" \
+    "$T/srv4.pcap" --cut-at midsld --name-cut --max-payload 1448 "${csum[@]}" --streams 9
+e2e_check_segments "hellosplit, server v6: cut at midsld, <= 1428 bytes, $ok" \
+    "$T/srv6.pcap" --cut-at midsld --name-cut --max-payload 1428 "${csum[@]}" --streams 9
 hs_stop INT
 expect_eq "hellosplit: exit status" 0 "$HS_RC"
 echo "      | stats: flows_split=$(hs_stat flows_split) segments_emitted=$(hs_stat segments_emitted)" \

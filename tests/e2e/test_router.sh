@@ -100,8 +100,16 @@ for masq in 0 1; do
             local label=$1 want=$2
             shift 2
             hs_start "$E2E_NS_GW" "$@" || { e2e_fail "$label: hellosplit $* starts"; return 0; }
-            { nsx "$E2E_NS_GW" iptables -w -t mangle -S HELLOSPLIT
-              nsx "$E2E_NS_GW" ip6tables -w -t mangle -S HELLOSPLIT; } 2>&1 | grep -- '-j NFQUEUE' >"$T/rules"
+            if [[ $E2E_ENGINE == tc ]]; then
+                # the tc engine's hook: one egress filter per interface, "-o IF hellosplit_l2"
+                for dev in $(nsx "$E2E_NS_GW" ls /sys/class/net); do
+                    nsx "$E2E_NS_GW" tc filter show dev "$dev" egress 2>/dev/null |
+                        sed -n "s/.* \(hellosplit_l[23]\)[: ].*/-o $dev \1/p" | head -n1
+                done >"$T/rules"
+            else
+                { nsx "$E2E_NS_GW" iptables -w -t mangle -S HELLOSPLIT
+                  nsx "$E2E_NS_GW" ip6tables -w -t mangle -S HELLOSPLIT; } 2>&1 | grep -- '-j NFQUEUE' >"$T/rules"
+            fi
             sed 's/^/      | /' "$T/rules"
             if [[ $want == loads ]]; then
                 expect_ok "$label: curl $B v4 loads" fetch_curl "$B" 4
@@ -118,12 +126,14 @@ for masq in 0 1; do
                 expect_eq "$label: flows the engine saw" 0 "$(hs_stat flows)"
             fi
         }
+        # nfqueue: v4+v6 queue rules, 2 each (payload of 4+ and of 1-3 bytes); tc: one egress filter
+        if [[ $E2E_ENGINE == tc ]]; then hooks="1 1" what="the tc filter"; else hooks="4 4" what="v4+v6 queue rules"; fi
         iface_case "--iface lan0" blocked --iface lan0
-        expect_eq "--iface lan0: v4+v6 queue rules (2 each: payload of 4+ and of 1-3 bytes) all match -o lan0" "4 4" \
-            "$(wc -l <"$T/rules") $(grep -c -- '-o lan0 .*-j NFQUEUE' "$T/rules")"
+        expect_eq "--iface lan0: $what all on -o lan0" "$hooks" \
+            "$(wc -l <"$T/rules") $(grep -c -- '-o lan0 .*\(NFQUEUE\|hellosplit_l2\)' "$T/rules")"
         iface_case "--iface wan0" loads --iface wan0
-        expect_eq "--iface wan0: v4+v6 queue rules (2 each) all match -o wan0" "4 4" \
-            "$(wc -l <"$T/rules") $(grep -c -- '-o wan0 .*-j NFQUEUE' "$T/rules")"
+        expect_eq "--iface wan0: $what all on -o wan0" "$hooks" \
+            "$(wc -l <"$T/rules") $(grep -c -- '-o wan0 .*\(NFQUEUE\|hellosplit_l2\)' "$T/rules")"
         iface_case "--exclude-iface wan0" blocked --exclude-iface wan0
         iface_case "--exclude-iface lan0" loads --exclude-iface lan0
     fi

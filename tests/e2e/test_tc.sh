@@ -1,13 +1,15 @@
 #!/bin/bash
 # tests/e2e/test_tc.sh -- the tc engine (--engine tc): the hello is cut in
-# the kernel by a clsact egress program; no queue, no raw socket.
+# the kernel by an egress program (a tcx link on this kernel; --tc-hook
+# clsact: a clsact filter); no queue, no raw socket.
 #   1. desktop (cli runs hellosplit), offloads off (tx checksumming off, so
 #      a bad checksum is seen): against the any-packet censor, curl,
 #      gnutls-cli, python (v4, v6), headless Chromium and a 1.8 KB hello load
 #      with --split-at midsld; the server-side capture shows every hello cut
 #      in the hostname with valid checksums; no NFQUEUE rule, no queue;
 #      -v flow lines and the counters; the process runs as nobody; after
-#      SIGINT the filter, the program and the clsact qdisc are gone;
+#      SIGINT the program is gone from eth0's tcx egress and unloaded, and
+#      no qdisc was added;
 #   2. the default split (5): two segments, 5 + rest, checksums valid;
 #      --observe changes nothing;
 #   3. GSO: software GSO on the client (gso on, tso and tx off) and full
@@ -16,12 +18,17 @@
 #   4. retransmissions: the first piece dropped once -> the whole resend is
 #      cut again; two middle pieces dropped -> the resend, starting
 #      mid-hello, is cut again at the same absolute position;
-#   5. an existing clsact qdisc and a foreign filter: shared, the foreign
-#      filter still sees every packet, both are left as found;
-#   6. kill -9: the filter stays and keeps splitting; --rules-remove removes
-#      it and the qdisc hellosplit created, nothing else;
-#   6b. learning (HS_LEARN=1): an ingress filter (hellosplit_inl2) too, which
-#      sees the answer; gone at exit, and with --rules-remove after kill -9;
+#   5. an existing clsact qdisc and a foreign filter, with each hook (tcx
+#      runs before it; clsact shares it): the foreign filter still sees
+#      every packet, both are left as found;
+#   6. kill -9: tcx: the kernel detaches the program with the process, the
+#      hello passes whole (fail open), nothing is left; clsact: the filter
+#      stays and keeps splitting; --rules-remove removes it and the qdisc
+#      hellosplit created, nothing else;
+#   6b. learning (HS_LEARN=1): an ingress program (hellosplit_inl2) too, which
+#      sees the answer: tcx: an ingress link, gone at exit and with the
+#      process after kill -9; clsact: an ingress filter, gone at exit and
+#      with --rules-remove after kill -9;
 #   7. interfaces that appear later (veth: hellosplit_l2, tun:
 #      hellosplit_l3) are attached, and forgotten when they go;
 #   8. router (forwarded), with and without masquerading, also with GRO on
@@ -50,8 +57,6 @@ section() { printf '\n=== %s\n' "$*"; }
 # tc_filters NS IFACE: the egress filters of IFACE, one line each.
 tc_filters() { nsx "$1" tc filter show dev "$2" egress 2>/dev/null; }
 has_clsact() { nsx "$1" tc qdisc show dev "$2" 2>/dev/null | grep -q 'clsact'; }
-# hs_prog_id NS IFACE: the id of the hellosplit program attached to IFACE.
-hs_prog_id() { tc_filters "$1" "$2" | sed -n 's/.* name hellosplit_l[23] .*/&/p' | sed -n 's/.* id \([0-9]*\) .*/\1/p' | head -n1; }
 
 expect_match() { # DESC REGEX FILE
     if grep -qE "$2" "$3"; then e2e_pass "$1"; else
@@ -95,13 +100,11 @@ section "1. desktop, any-packet censor, --split-at midsld"
 censor_install any-packet "$E2E_NS_MID" "$E2E_MID_IF" "$B"
 expect_blocked "control, no hellosplit: curl $B v4 reset" fetch_curl "$B" 4
 hs_start "$E2E_NS_CLI" --split-at midsld || e2e_die "hellosplit --engine tc did not start"
-expect_match "the daemon says it runs in the kernel" 'running in the kernel \(tc engine\) on 1 interface: eth0' "$HS_LOG"
-if tc_filters "$E2E_NS_CLI" eth0 | grep -q 'handle 0x4853 hellosplit_l2.*direct-action'; then
-    e2e_pass "eth0 egress has the hellosplit_l2 filter (handle 0x4853, direct-action)"
-else
-    e2e_fail "eth0 egress has the hellosplit_l2 filter" "$(tc_filters "$E2E_NS_CLI" eth0)"
-fi
-PROG=$(hs_prog_id "$E2E_NS_CLI" eth0)
+expect_match "the daemon says it runs in the kernel" 'running in the kernel \(tc engine, tcx\) on 1 interface: eth0' "$HS_LOG"
+expect_eq "eth0's tcx egress runs hellosplit_l2" hellosplit_l2 "$(tcx_progs "$E2E_NS_CLI" eth0 | awk '{ print $1 }')"
+if has_clsact "$E2E_NS_CLI" eth0; then e2e_fail "tcx: no qdisc added to eth0" "$(nsx "$E2E_NS_CLI" tc qdisc show dev eth0)"
+else e2e_pass "tcx: no qdisc added to eth0"; fi
+PROG=$(tcx_progs "$E2E_NS_CLI" eth0 | awk '{ print $2 }')
 if hs_rules_present "$E2E_NS_CLI"; then e2e_fail "no NFQUEUE rule installed" "the HELLOSPLIT chain exists"; else
     e2e_pass "no NFQUEUE rule installed (no HELLOSPLIT chain)"
 fi
@@ -135,9 +138,8 @@ expect_ge "stats JSON: flows_split" 10 "$(hs_stat flows_split)"
 expect_ge "stats JSON: segments_emitted" 20 "$(hs_stat segments_emitted)"
 expect_eq "stats JSON: no fail-open by error or emit" "0 0" "$(hs_stat failopen_error) $(hs_stat failopen_emit)"
 expect_match "exit: detached" 'tc: detached from 1 interface' "$HS_LOG"
+expect_eq "after exit: nothing at eth0's tcx egress" "" "$(tcx_progs "$E2E_NS_CLI" eth0)"
 expect_eq "after exit: no filter on eth0 egress" "" "$(tc_filters "$E2E_NS_CLI" eth0)"
-if has_clsact "$E2E_NS_CLI" eth0; then e2e_fail "after exit: the clsact qdisc hellosplit created is gone" \
-    "$(nsx "$E2E_NS_CLI" tc qdisc show dev eth0)"; else e2e_pass "after exit: the clsact qdisc hellosplit created is gone"; fi
 if [[ -n "$PROG" ]] && ! bpftool prog show id "$PROG" >/dev/null 2>&1; then
     e2e_pass "after exit: program $PROG is unloaded"
 else
@@ -237,7 +239,8 @@ expect_ge "mid-hello resend cut again at 100: the 100-byte piece arrived" 1 "$(f
 expect_eq "mid-hello resend: no 195-byte segment" 0 "$(frames "$T/rtx2.pcap" 'tcp.len == 195')"
 expect_ge "mid-hello resend: resplit_retransmits" 1 "$(hs_stat resplit_retransmits)"
 
-section "5. an existing clsact qdisc and a foreign filter"
+for hook in tcx clsact; do
+section "5. an existing clsact qdisc and a foreign filter, --tc-hook $hook"
 nsx "$E2E_NS_CLI" tc qdisc add dev eth0 clsact || e2e_die "tc qdisc add clsact failed"
 # the foreign filter mirrors every packet to a spare veth: its action's
 # counter says whether it still ran after hellosplit's program
@@ -248,60 +251,91 @@ nsx "$E2E_NS_CLI" tc filter add dev eth0 egress prio 10 u32 match u32 0 0 action
     e2e_die "tc filter add u32 mirred failed"
 foreign_hits() { nsx "$E2E_NS_CLI" tc -s filter show dev eth0 egress | sed -n 's/.*Sent [0-9]* bytes \([0-9]*\) pkt.*/\1/p' | head -n1; }
 before=$(foreign_hits)
-hs_start "$E2E_NS_CLI" --exclude-iface m0,m1 || e2e_die "hellosplit did not start"
-capture_start "$E2E_NS_SRV" eth0 "$T/shared.pcap" tcp port 443
-expect_ok "shared clsact: curl v4 loads" fetch_curl "${A[0]}" 4
-capture_stop "$T/shared.pcap"
-e2e_check_segments "shared clsact: the hello cut at 5" "$T/shared.pcap" --first 5 --checksums --streams 1
+hs_start "$E2E_NS_CLI" --tc-hook "$hook" --exclude-iface m0,m1 || e2e_die "hellosplit did not start"
+L="shared clsact, $hook"
+capture_start "$E2E_NS_SRV" eth0 "$T/shared-$hook.pcap" tcp port 443
+expect_ok "$L: curl v4 loads" fetch_curl "${A[0]}" 4
+capture_stop "$T/shared-$hook.pcap"
+e2e_check_segments "$L: the hello cut at 5" "$T/shared-$hook.pcap" --first 5 --checksums --streams 1
 after=$(foreign_hits)
 # every client packet the server saw, the pieces included, passed the foreign filter too
-expect_ge "shared clsact: the foreign u32 filter after hellosplit's still sees every packet" \
-    "$(frames "$T/shared.pcap" 'tcp')" $((after - before))
+expect_ge "$L: the foreign u32 filter after hellosplit's program still sees every packet" \
+    "$(frames "$T/shared-$hook.pcap" 'tcp')" $((after - before))
 hs_stop INT
-if has_clsact "$E2E_NS_CLI" eth0; then e2e_pass "shared clsact: the qdisc stays after exit"; else
-    e2e_fail "shared clsact: the qdisc stays after exit" "it is gone"; fi
-expect_eq "shared clsact: only the foreign filter is left" "u32" \
+if has_clsact "$E2E_NS_CLI" eth0; then e2e_pass "$L: the qdisc stays after exit"; else
+    e2e_fail "$L: the qdisc stays after exit" "it is gone"; fi
+expect_eq "$L: only the foreign filter is left" "u32" \
     "$(tc_filters "$E2E_NS_CLI" eth0 | awk '/^filter/ && / pref / { for (i = 1; i < NF; i++) if ($i == "pref") p = $(i + 2); print p }' | sort -u | tr '\n' ' ' | sed 's/ $//')"
-if tc_filters "$E2E_NS_CLI" eth0 | grep -q hellosplit; then e2e_fail "shared clsact: no hellosplit filter left" "$(tc_filters "$E2E_NS_CLI" eth0)"; else
-    e2e_pass "shared clsact: no hellosplit filter left"; fi
+if tc_filters "$E2E_NS_CLI" eth0 | grep -q hellosplit; then e2e_fail "$L: no hellosplit filter left" "$(tc_filters "$E2E_NS_CLI" eth0)"; else
+    e2e_pass "$L: no hellosplit filter left"; fi
+expect_eq "$L: nothing left at eth0's tcx egress" "" "$(tcx_progs "$E2E_NS_CLI" eth0)"
 nsx "$E2E_NS_CLI" tc qdisc del dev eth0 clsact
 nsx "$E2E_NS_CLI" ip link del m0
+done
 
 section "6. kill -9, then --rules-remove"
 hs_start "$E2E_NS_CLI" || e2e_die "hellosplit did not start"
 kill -KILL "$HS_PID"
 hs_wait 5 || true
+# tcx: the link was the daemon's descriptor; the kernel detached the program with it
+expect_eq "tcx, after kill -9: nothing left at eth0's tcx egress" "" "$(tcx_progs "$E2E_NS_CLI" eth0)"
+if has_clsact "$E2E_NS_CLI" eth0; then e2e_fail "tcx, after kill -9: no qdisc left" "$(nsx "$E2E_NS_CLI" tc qdisc show dev eth0)"
+else e2e_pass "tcx, after kill -9: no qdisc left"; fi
+after_stop_unsplit "tcx, kill -9"
+hs_run "$E2E_NS_CLI" --rules-remove
+expect_eq "tcx, --rules-remove after kill -9: exit 0" 0 "$HS_RC"
+expect_match "tcx, --rules-remove after kill -9: nothing to remove" 'no hellosplit filter attached' "$HS_OUT"
+hs_start "$E2E_NS_CLI" --tc-hook clsact || e2e_die "hellosplit --tc-hook clsact did not start"
+expect_match "clsact: the daemon says which hook" 'running in the kernel \(tc engine, clsact\) on 1 interface: eth0' "$HS_LOG"
+if tc_filters "$E2E_NS_CLI" eth0 | grep -q 'handle 0x4853 hellosplit_l2.*direct-action'; then
+    e2e_pass "clsact: eth0 egress has the hellosplit_l2 filter (handle 0x4853, direct-action)"
+else
+    e2e_fail "clsact: eth0 egress has the hellosplit_l2 filter" "$(tc_filters "$E2E_NS_CLI" eth0)"
+fi
+kill -KILL "$HS_PID"
+hs_wait 5 || true
 capture_start "$E2E_NS_SRV" eth0 "$T/killed.pcap" tcp port 443
 expect_ok "after kill -9: curl v4 loads" fetch_curl "${A[0]}" 4
 capture_stop "$T/killed.pcap"
-e2e_check_segments "after kill -9: the filter stays and still cuts at 5" "$T/killed.pcap" --first 5 --checksums --streams 1
+e2e_check_segments "clsact, after kill -9: the filter stays and still cuts at 5" "$T/killed.pcap" --first 5 --checksums --streams 1
 hs_run "$E2E_NS_CLI" --rules-remove
 expect_eq "--rules-remove: exit 0" 0 "$HS_RC"
 expect_eq "--rules-remove: no filter left on eth0" "" "$(tc_filters "$E2E_NS_CLI" eth0)"
 if has_clsact "$E2E_NS_CLI" eth0; then e2e_fail "--rules-remove: the clsact hellosplit created is gone" "still there"; else
     e2e_pass "--rules-remove: the clsact hellosplit created is gone"; fi
-after_stop_unsplit "kill -9"
+after_stop_unsplit "clsact, kill -9"
 
-section "6b. learning: the ingress filter too, gone at exit and with --rules-remove"
+section "6b. learning: the ingress program too, gone at exit (tcx, clsact) and with --rules-remove (clsact)"
 tc_in_filters() { nsx "$1" tc filter show dev "$2" ingress 2>/dev/null; }
 HS_LEARN=1 hs_start "$E2E_NS_CLI" || e2e_die "hellosplit (learning) did not start"
-if tc_in_filters "$E2E_NS_CLI" eth0 | grep -q 'handle 0x4853 hellosplit_inl2.*direct-action'; then
-    e2e_pass "learning: eth0 ingress has the hellosplit_inl2 filter (handle 0x4853)"
-else
-    e2e_fail "learning: eth0 ingress has the hellosplit_inl2 filter" "$(tc_in_filters "$E2E_NS_CLI" eth0)"
-fi
-expect_ok "learning: curl ${A[0]} v4 loads" fetch_curl "${A[0]}" 4
+expect_eq "learning, tcx: eth0's tcx ingress runs hellosplit_inl2" hellosplit_inl2 \
+    "$(tcx_progs "$E2E_NS_CLI" eth0 ingress | awk '{ print $1 }')"
+expect_ok "learning, tcx: curl ${A[0]} v4 loads" fetch_curl "${A[0]}" 4
 hs_stop INT
-expect_ge "learning: the answer was seen at ingress (learn_successes)" 1 "$(hs_stat learn_successes)"
-expect_eq "learning, after exit: no filter on eth0 ingress" "" "$(tc_in_filters "$E2E_NS_CLI" eth0)"
-expect_eq "learning, after exit: no filter on eth0 egress" "" "$(tc_filters "$E2E_NS_CLI" eth0)"
-if has_clsact "$E2E_NS_CLI" eth0; then e2e_fail "learning, after exit: the clsact qdisc is gone" "still there"; else
-    e2e_pass "learning, after exit: the clsact qdisc is gone"; fi
+expect_ge "learning, tcx: the answer was seen at ingress (learn_successes)" 1 "$(hs_stat learn_successes)"
+expect_eq "learning, tcx, after exit: nothing at eth0's tcx ingress" "" "$(tcx_progs "$E2E_NS_CLI" eth0 ingress)"
 HS_LEARN=1 hs_start "$E2E_NS_CLI" || e2e_die "hellosplit (learning) did not start"
 kill -KILL "$HS_PID"
 hs_wait 5 || true
-tc_in_filters "$E2E_NS_CLI" eth0 | grep -q hellosplit_inl2 && e2e_pass "learning, kill -9: the ingress filter stays" ||
-    e2e_fail "learning, kill -9: the ingress filter stays" "$(tc_in_filters "$E2E_NS_CLI" eth0)"
+expect_eq "learning, tcx, after kill -9: nothing left at eth0's tcx ingress" "" "$(tcx_progs "$E2E_NS_CLI" eth0 ingress)"
+HS_LEARN=1 hs_start "$E2E_NS_CLI" --tc-hook clsact || e2e_die "hellosplit (learning, clsact) did not start"
+if tc_in_filters "$E2E_NS_CLI" eth0 | grep -q 'handle 0x4853 hellosplit_inl2.*direct-action'; then
+    e2e_pass "learning, clsact: eth0 ingress has the hellosplit_inl2 filter (handle 0x4853)"
+else
+    e2e_fail "learning, clsact: eth0 ingress has the hellosplit_inl2 filter" "$(tc_in_filters "$E2E_NS_CLI" eth0)"
+fi
+expect_ok "learning, clsact: curl ${A[0]} v4 loads" fetch_curl "${A[0]}" 4
+hs_stop INT
+expect_ge "learning, clsact: the answer was seen at ingress (learn_successes)" 1 "$(hs_stat learn_successes)"
+expect_eq "learning, clsact, after exit: no filter on eth0 ingress" "" "$(tc_in_filters "$E2E_NS_CLI" eth0)"
+expect_eq "learning, clsact, after exit: no filter on eth0 egress" "" "$(tc_filters "$E2E_NS_CLI" eth0)"
+if has_clsact "$E2E_NS_CLI" eth0; then e2e_fail "learning, clsact, after exit: the clsact qdisc is gone" "still there"; else
+    e2e_pass "learning, clsact, after exit: the clsact qdisc is gone"; fi
+HS_LEARN=1 hs_start "$E2E_NS_CLI" --tc-hook clsact || e2e_die "hellosplit (learning, clsact) did not start"
+kill -KILL "$HS_PID"
+hs_wait 5 || true
+tc_in_filters "$E2E_NS_CLI" eth0 | grep -q hellosplit_inl2 && e2e_pass "learning, clsact, kill -9: the ingress filter stays" ||
+    e2e_fail "learning, clsact, kill -9: the ingress filter stays" "$(tc_in_filters "$E2E_NS_CLI" eth0)"
 hs_run "$E2E_NS_CLI" --rules-remove
 expect_eq "learning, --rules-remove: exit 0" 0 "$HS_RC"
 expect_eq "learning, --rules-remove: no filter left on eth0 ingress" "" "$(tc_in_filters "$E2E_NS_CLI" eth0)"
@@ -314,13 +348,13 @@ hs_start "$E2E_NS_CLI" || e2e_die "hellosplit did not start"
 ip link add eth1 netns "$E2E_NS_CLI" type veth peer name lan1 netns "$E2E_NS_RTR" || e2e_die "veth eth1 failed"
 nsx "$E2E_NS_CLI" ip tuntap add dev tun0 mode tun || e2e_die "tuntap failed"
 for ((i = 0; i < 40; i++)); do
-    tc_filters "$E2E_NS_CLI" eth1 | grep -q hellosplit_l2 && tc_filters "$E2E_NS_CLI" tun0 | grep -q hellosplit_l3 && break
+    tcx_progs "$E2E_NS_CLI" eth1 | grep -q hellosplit_l2 && tcx_progs "$E2E_NS_CLI" tun0 | grep -q hellosplit_l3 && break
     sleep 0.05
 done
-if tc_filters "$E2E_NS_CLI" eth1 | grep -q hellosplit_l2; then e2e_pass "a new veth gets hellosplit_l2"; else
-    e2e_fail "a new veth gets hellosplit_l2" "$(tc_filters "$E2E_NS_CLI" eth1)"; fi
-if tc_filters "$E2E_NS_CLI" tun0 | grep -q hellosplit_l3; then e2e_pass "a new tun (no MAC header) gets hellosplit_l3"; else
-    e2e_fail "a new tun gets hellosplit_l3" "$(tc_filters "$E2E_NS_CLI" tun0)"; fi
+if tcx_progs "$E2E_NS_CLI" eth1 | grep -q hellosplit_l2; then e2e_pass "a new veth gets hellosplit_l2"; else
+    e2e_fail "a new veth gets hellosplit_l2" "$(tcx_progs "$E2E_NS_CLI" eth1)"; fi
+if tcx_progs "$E2E_NS_CLI" tun0 | grep -q hellosplit_l3; then e2e_pass "a new tun (no MAC header) gets hellosplit_l3"; else
+    e2e_fail "a new tun gets hellosplit_l3" "$(tcx_progs "$E2E_NS_CLI" tun0)"; fi
 expect_match "the log names the new interfaces" 'tc: attached to tun0 \(none' "$HS_LOG"
 nsx "$E2E_NS_CLI" ip link del eth1
 nsx "$E2E_NS_CLI" ip tuntap del dev tun0 mode tun
@@ -384,7 +418,7 @@ for masq in 0 1; do
     expect_eq "router masq=$masq: exit 0" 0 "$HS_RC"
     expect_eq "router masq=$masq: no fail-open" "0 0 0" \
         "$(hs_stat failopen_error) $(hs_stat failopen_emit) $(hs_stat failopen_overflow)"
-    expect_eq "router masq=$masq: no filter left on wan0" "" "$(tc_filters "$E2E_NS_GW" wan0)"
+    expect_eq "router masq=$masq: nothing left on wan0" "" "$(tc_filters "$E2E_NS_GW" wan0)$(tcx_progs "$E2E_NS_GW" wan0)"
     censor_remove "$E2E_NS_MID"
     topo_down
 done

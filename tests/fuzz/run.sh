@@ -94,7 +94,7 @@ coverage() {
 	"$LLVM_PROFDATA" merge -sparse "${profiles[@]}" -o "$COV/all.profdata" || return 1
 	# One report over all harnesses: each engine source with the lines the corpus reaches.
 	"$LLVM_COV" report "${objects[@]:1}" -instr-profile="$COV/all.profdata" \
-		src/packet.c src/tls.c src/split.c src/reasm.c src/flow.c src/hold.c src/engine.c src/hostlist.c src/learn.c
+		src/packet.c src/tls.c src/split.c src/reasm.c src/flow.c src/hold.c src/engine.c src/hostlist.c src/learn.c src/ports.c
 	echo "line-by-line: $LLVM_COV show ${objects[*]:1} -instr-profile=$COV/all.profdata src/engine.c"
 }
 

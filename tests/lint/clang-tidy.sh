@@ -1,7 +1,8 @@
 #!/bin/bash
-# tests/lint/clang-tidy.sh FILE... [--windows FILE...] — clang-tidy (checks in
-# .clang-tidy) over the given sources, compiled with $LINT_CFLAGS (the files
-# after --windows with $LINT_WIN_CFLAGS: a mingw-w64 target). A finding whose check and file are
+# tests/lint/clang-tidy.sh FILE... [--windows FILE...] [--freebsd FILE...] —
+# clang-tidy (checks in .clang-tidy) over the given sources, compiled with
+# $LINT_CFLAGS (the files after --windows with $LINT_WIN_CFLAGS: a mingw-w64
+# target; after --freebsd with $LINT_BSD_CFLAGS: a FreeBSD target). A finding whose check and file are
 # listed in .clang-tidy-suppressions (each entry with its one-line reason) is
 # dropped; any other finding, or a file that does not compile, fails.
 # Entries that no longer match anything are reported so they can be removed.
@@ -14,14 +15,18 @@ tmp=$(mktemp -d)
 out=$tmp/all
 trap 'rm -rf "$tmp"' EXIT
 
-posix=() windows=()
+posix=() windows=() freebsd=()
+group=posix
 while [[ $# -gt 0 ]]; do
-	if [[ $1 == --windows ]]; then
-		shift
-		windows=("$@")
-		break
-	fi
-	posix+=("$1")
+	case $1 in
+	--windows) group=windows ;;
+	--freebsd) group=freebsd ;;
+	*) case $group in
+	   posix) posix+=("$1") ;;
+	   windows) windows+=("$1") ;;
+	   freebsd) freebsd+=("$1") ;;
+	   esac ;;
+	esac
 	shift
 done
 # run TAG FLAGS FILE...: every file in parallel, each into its own output file.
@@ -35,6 +40,7 @@ run() {
 }
 run posix "${LINT_CFLAGS:-}" "${posix[@]}"
 run windows "${LINT_WIN_CFLAGS:-}" "${windows[@]}"
+run freebsd "${LINT_BSD_CFLAGS:-}" "${freebsd[@]}"
 cat "$tmp"/*.out >"$out" 2>/dev/null
 
 # "path:line:col: warning|error: text [check,...]" -> "check path:line: text"
@@ -62,5 +68,5 @@ while read -r check file; do
 	grep -qxF "$check $file" <<<"$kept" || echo "clang-tidy: note: suppression '$check $file' matches nothing now: remove it"
 done <"$SUPPRESSIONS"
 n=$(grep -c . <<<"$findings")
-echo "clang-tidy: $((${#posix[@]} + ${#windows[@]})) files, $n findings, $(grep -c . <<<"$kept") suppressed by $SUPPRESSIONS"
+echo "clang-tidy: $((${#posix[@]} + ${#windows[@]} + ${#freebsd[@]})) files, $n findings, $(grep -c . <<<"$kept") suppressed by $SUPPRESSIONS"
 exit $status

@@ -23,6 +23,10 @@ void test_ladder(void);
 void test_learn(void);
 void test_learned(void);
 void test_learner(void);
+void test_rules(void);
+void test_ports(void);
+void test_nlmsg(void);
+void test_windivert_filter(void);
 void test_tc(void);
 
 int main(void)
@@ -45,6 +49,10 @@ int main(void)
 	test_learn();
 	test_learned();
 	test_learner();
+	test_rules();
+	test_ports();
+	test_nlmsg();
+	test_windivert_filter();
 	test_tc();
 	printf("%d passed, %d failed\n", test_passed, test_failed);
 	return test_failed ? 1 : 0;

@@ -167,6 +167,8 @@ static void errors(void)
 		{"--fwmark 0x1 --done-mark 0x3", "share bits", PLATFORM_LINUX},
 		{"--iface eth0/1", "not an interface name", PLATFORM_LINUX},
 		{"--iface eth0 --exclude-iface eth1", "use one", PLATFORM_LINUX},
+		{"--engine nfqueue --tc-hook tcx", "--engine nfqueue has no use for it", PLATFORM_LINUX},
+		{"--tc-hook qdisc", "auto, tcx, clsact", PLATFORM_LINUX},
 		{"--user ro;ot", "not a user name", PLATFORM_LINUX},
 		{"--queue-len 10", "Windows option", PLATFORM_LINUX | PLATFORM_BSD},
 		{"--queue-len 10", "not a number in 32..16384", PLATFORM_WINDOWS},

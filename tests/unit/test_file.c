@@ -1,11 +1,12 @@
 /* test_file.c — file_replace: the target gets the bytes, and whatever sits at
  * PATH.tmp (a symlink or hard link to a victim, a stale file) is never
- * written through. */
+ * written through; the monotonic clock counts microseconds. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #ifdef _WIN32
 #include <windows.h>
@@ -160,9 +161,32 @@ static void test_links_and_modes(void)
 }
 #endif
 
+/* The monotonic clock counts microseconds: a 50 ms sleep reads as 50 000 of
+ * them (a clock in ms or ns would be 1000 times off), never backwards, and
+ * monotonic_ms is the same clock. */
+static void test_monotonic_clock(void)
+{
+	uint64_t us0 = monotonic_us(), ms0 = monotonic_ms(), us1, ms1;
+#ifdef _WIN32
+	Sleep(50);
+#else
+	struct timespec pause = {0, 50 * 1000 * 1000};
+
+	nanosleep(&pause, NULL);
+#endif
+	us1 = monotonic_us();
+	ms1 = monotonic_ms();
+	CHECK(us1 >= us0 + 45000 && us1 <= us0 + 5000000);
+	CHECK(ms1 >= ms0 + 45 && ms1 <= ms0 + 5000);
+	CHECK(ms1 >= us1 / 1000 && ms1 <= us1 / 1000 + 1000);
+	CHECK(monotonic_us() >= us1);
+}
+
 void test_file(void)
 {
 	char long_path[5000];
+
+	test_monotonic_clock();
 
 	if (make_dir()) {
 		CHECK(!"cannot create a temporary folder");
