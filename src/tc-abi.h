@@ -49,9 +49,9 @@ enum tc_counter {
 	TC_C_IPV6_EXT,          /* IPv6 extension headers */
 	TC_C_TFO,               /* data on a SYN (TCP Fast Open): passed */
 	TC_C_TOO_BIG,           /* more than TC_MAX_PIECES pieces or a piece over TC_MAX_PIECE: passed */
-	TC_C_SNI_LATER,         /* the hostname was in a later packet of the hello: found and cut there */
+	TC_C_SNI_LATER,         /* the hostname was in a later packet of the hello, or across two: found and cut there */
 	TC_C_FIN,               /* the hello packet carried FIN: passed */
-	TC_C_SNI_MISSED,        /* the hostname's extension crossed two packets: numeric positions only */
+	TC_C_SNI_MISSED,        /* the walk could not follow the hello into the next packet: numeric positions only */
 	TC_C_COUNT
 };
 

@@ -65,6 +65,18 @@ struct flow {
 	__u32 walk_off, walk_end;       /* pending: where the extension walk goes on (from base) */
 	__u8 ncuts, state, fails;
 	__u8 pending;           /* the hostname comes in a later packet */
+	__u16 carry;            /* bytes of the previous packet kept in carries (from walk_off) */
+};
+
+/* The tail of a packet that ends inside the hostname's extension (its
+ * header or the name cross into the next packet): kept until the next
+ * packet comes, then walked together with it. */
+#define CARRY_MAX 512           /* 4 + 5 + 255 bytes at most are needed; a power of two */
+#define CARRY_FLOWS 256         /* flows waiting for their next packet at the same time */
+
+struct carry {
+	__u32 len;
+	__u8 b[CARRY_MAX];
 };
 
 /* The clone's piece, set by the original just before each clone (same CPU,
@@ -97,6 +109,13 @@ struct {
 	__type(key, struct flow_key);
 	__type(value, struct flow);
 } flows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, CARRY_FLOWS);
+	__type(key, struct flow_key);
+	__type(value, struct carry);
+} carries SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -449,23 +468,24 @@ static long ext_step(__u32 i, void *ctx)
 /* The server_name of the hello in the scratch buffer (avail bytes loaded).
  * 0: found (*sni_off from the record's start); -1: none; -2: the next
  * extension starts past avail (sc->w tells where: the walk can go on in a
- * later packet); -3: the hello's fields or the name cross the end of the
- * packet. */
+ * later packet); -3: the hostname's extension (its headers or the name)
+ * crosses the end of the packet (sc->w.off: where that extension starts);
+ * -4: the hello's fields before the extensions cross it. */
 static __always_inline int find_sni(struct scratch *sc, __u32 avail, __u32 *sni_off, __u32 *sni_len)
 {
 	__u32 off = 5 + 4 + 2 + 32;
 
 	if (off + 1 > avail)
-		return -3;
+		return -4;
 	off += 1 + hb8(sc, off);                        /* session id */
 	if (off + 2 > avail)
-		return -3;
+		return -4;
 	off += 2 + hb16(sc, off);                       /* cipher suites */
 	if (off + 1 > avail)
-		return -3;
+		return -4;
 	off += 1 + hb8(sc, off);                        /* compression methods */
 	if (off + 2 > avail)
-		return -3;
+		return -4;
 	sc->w.avail = avail;
 	sc->w.result = -1;
 	sc->w.sni_off = sc->w.sni_len = 0;
@@ -588,8 +608,10 @@ static __always_inline void plan(struct scratch *sc, struct flow *f, __u32 windo
 	f->window = window;
 }
 
-static __always_inline void event(struct __sk_buff *skb, struct pkt *p, struct flow *f, __u8 outcome, __u32 sni_off,
-				  __u32 sni_len)
+/* A flow line for -v; the name is taken from the walked bytes in scratch's
+ * hello buffer (sni_off into it). */
+static __always_inline void event(const struct scratch *sc, struct pkt *p, struct flow *f, __u8 outcome,
+				  __u32 sni_off, __u32 sni_len)
 {
 	struct tc_event *ev;
 	int i;
@@ -617,8 +639,15 @@ static __always_inline void event(struct __sk_buff *skb, struct pkt *p, struct f
 		OPAQUE(n);
 		n &= TC_SNI_MAX - 1;
 
-		if (n >= 1 && !bpf_skb_load_bytes(skb, p->pay + sni_off, ev->sni, n))
+		__u32 off = sni_off;
+
+		/* from the walked bytes: with a carry, the name may start in the
+		 * packet before */
+		OPAQUE(off);
+		if (n >= 1 && off <= HELLO_BUF - TC_SNI_MAX) {
+			__builtin_memcpy(ev->sni, sc->hello + off, TC_SNI_MAX);
 			ev->sni_len = n;
+		}
 	}
 	bpf_ringbuf_submit(ev, 0);
 }
@@ -652,6 +681,30 @@ static __always_inline int clone_pass(struct __sk_buff *skb, __u32 nh)
 	return TC_ACT_UNSPEC;
 }
 
+/* Keeps payload bytes [off, off + len) of this packet for the walk in the
+ * next one. 0, or -1 (no room: the name is missed). */
+static __always_inline int save_carry(struct __sk_buff *skb, struct pkt *p, struct flow *f, struct scratch *sc,
+				      __u32 off, __u32 len)
+{
+	struct carry *c;
+
+	if (len < 1 || len > CARRY_MAX - 1)
+		return -1;
+	/* the value's bytes are written below: any buffer of its size will do */
+	if (bpf_map_update_elem(&carries, &p->key, sc->buf, BPF_ANY))
+		return -1;
+	c = bpf_map_lookup_elem(&carries, &p->key);
+	if (!c)
+		return -1;
+	OPAQUE(len);
+	len &= CARRY_MAX - 1;
+	if (len < 1 || bpf_skb_load_bytes(skb, p->pay + off, c->b, len))
+		return -1;
+	c->len = len;
+	f->carry = len;
+	return 0;
+}
+
 /* First payload of a tracked flow: is it a hello, and where does it get cut. */
 static __always_inline int first_payload(struct __sk_buff *skb, struct pkt *p, struct flow *f, struct scratch *sc)
 {
@@ -667,7 +720,7 @@ static __always_inline int first_payload(struct __sk_buff *skb, struct pkt *p, s
 		    h[5] != 0x01) {
 			f->state = FLOW_DONE;
 			count(TC_C_NOT_TLS);
-			event(skb, p, f, TC_EV_NOT_TLS, 0, 0);
+			event(sc, p, f, TC_EV_NOT_TLS, 0, 0);
 			return -1;
 		}
 		window = 5 + ((__u32)h[3] << 8 | h[4]);
@@ -680,13 +733,16 @@ static __always_inline int first_payload(struct __sk_buff *skb, struct pkt *p, s
 			if (r == 0) {
 				mid = midsld(sc, sni_off, sni_len);
 				have_sni = 1;
-			} else if (r == -2 && avail < window) {
-				/* go on with the extensions in the packet that has them */
+			} else if ((r == -2 && avail < window) ||
+				   (r == -3 && avail < window && n == avail && sc->w.off < n &&
+				    !save_carry(skb, p, f, sc, sc->w.off, n - sc->w.off))) {
+				/* go on with the extensions in the packet that has them
+				 * (-3: over this packet's tail, kept as a carry) */
 				f->pending = 1;
 				f->walk_off = sc->w.off;
 				f->walk_end = sc->w.end;
 				count(TC_C_SNI_LATER);
-			} else if (r == -3) {
+			} else if (r == -3 || r == -4) {
 				count(TC_C_SNI_MISSED);
 			}
 		}
@@ -697,7 +753,7 @@ static __always_inline int first_payload(struct __sk_buff *skb, struct pkt *p, s
 	f->seen_end = p->plen;
 	f->state = FLOW_SPLIT;
 	count(TC_C_SPLIT);
-	event(skb, p, f, TC_EV_SPLIT, sni_off, sni_len);
+	event(sc, p, f, TC_EV_SPLIT, sni_off, sni_len);
 	return 0;
 }
 
@@ -719,35 +775,66 @@ __attribute__((noinline)) int hs_first(struct __sk_buff *skb, __u32 nh)
 }
 
 /* A later packet of a hello whose hostname was not in the first one (a
- * global function): the extension walk goes on from where it stopped; the
- * name found, the cuts are planned again with it. */
+ * global function): the extension walk goes on from where it stopped, over
+ * the previous packet's kept tail (a carry) and this packet; the name
+ * found, the cuts are planned again with it. */
 __attribute__((noinline)) int hs_more(struct __sk_buff *skb, __u32 nh, __u32 rel)
 {
-	__u32 zero = 0, n, mid, sni_off, sni_len;
+	__u32 zero = 0, n, mid, sni_off, sni_len, clen = 0, start = rel;
 	struct scratch *sc = bpf_map_lookup_elem(&scratch, &zero);
 	struct flow *f;
 	struct pkt p;
+	int err;
 
 	if (!skb || !sc || parse(skb, nh, &p, 0))
 		return -1;
 	f = bpf_map_lookup_elem(&flows, &p.key);
-	if (!f || !f->pending || f->walk_off < rel || f->walk_end < f->walk_off)
+	if (!f || !f->pending || f->walk_end < f->walk_off)
 		return -1;
-	n = p.plen > HELLO_BUF - 1 ? HELLO_BUF - 1 : p.plen;
-	OPAQUE(n);
-	n &= HELLO_BUF - 1;
-	if (n < 1 || bpf_skb_load_bytes(skb, p.pay, sc->hello, n)) {
+	if (f->carry) {
+		struct carry *c = bpf_map_lookup_elem(&carries, &p.key);
+
+		clen = f->carry;
+		f->carry = 0;
+		if (!c || c->len != clen || clen > CARRY_MAX - 1 || f->walk_off + clen != rel) {
+			f->pending = 0;
+			count(TC_C_SNI_MISSED);
+			return -1;
+		}
+		__builtin_memcpy(sc->hello, c->b, CARRY_MAX);
+		bpf_map_delete_elem(&carries, &p.key);
+		start = f->walk_off;
+		n = p.plen > HELLO_BUF / 2 - 1 ? HELLO_BUF / 2 - 1 : p.plen;
+		OPAQUE(n);
+		n &= HELLO_BUF / 2 - 1;
+		OPAQUE(clen);
+		clen &= CARRY_MAX - 1;
+		err = n < 1 || bpf_skb_load_bytes(skb, p.pay, sc->hello + clen, n);
+	} else {
+		if (f->walk_off < rel)
+			return -1;
+		n = p.plen > HELLO_BUF - 1 ? HELLO_BUF - 1 : p.plen;
+		OPAQUE(n);
+		n &= HELLO_BUF - 1;
+		err = n < 1 || bpf_skb_load_bytes(skb, p.pay, sc->hello, n);
+	}
+	if (err) {
 		f->pending = 0;
 		return -1;
 	}
-	sc->w.avail = n;
-	sc->w.off = f->walk_off - rel;
-	sc->w.end = f->walk_end - rel;
+	sc->w.avail = clen + n;
+	sc->w.off = f->walk_off - start;
+	sc->w.end = f->walk_end - start;
 	sc->w.result = -1;
 	sc->w.sni_off = sc->w.sni_len = 0;
 	bpf_loop(64, ext_step, NULL, 0);
 	if (sc->w.result == -2) {
-		f->walk_off = sc->w.off + rel;  /* still later */
+		f->walk_off = sc->w.off + start;  /* still later */
+		return 0;
+	}
+	if (sc->w.result == -3 && n == p.plen && sc->w.off >= clen && sc->w.off < clen + n &&
+	    !save_carry(skb, &p, f, sc, sc->w.off - clen, clen + n - sc->w.off)) {
+		f->walk_off = sc->w.off + start;  /* across into the next packet again */
 		return 0;
 	}
 	f->pending = 0;
@@ -759,8 +846,8 @@ __attribute__((noinline)) int hs_more(struct __sk_buff *skb, __u32 nh, __u32 rel
 	sni_off = sc->w.sni_off;
 	sni_len = sc->w.sni_len;
 	mid = midsld(sc, sni_off, sni_len);
-	plan(sc, f, f->window, 1, sni_off + rel, sni_len, mid);
-	event(skb, &p, f, TC_EV_SPLIT, sni_off, sni_len);
+	plan(sc, f, f->window, 1, sni_off + start, sni_len, mid);
+	event(sc, &p, f, TC_EV_SPLIT, sni_off, sni_len);
 	return 0;
 }
 
@@ -819,7 +906,7 @@ __attribute__((noinline)) int hs_cut(struct __sk_buff *skb, __u32 nh, __u32 rel)
 	if (prev < p.plen || np < 2) {
 		count(TC_C_TOO_BIG);
 		f->state = FLOW_DONE;
-		event(skb, &p, f, TC_EV_TOO_BIG, 0, 0);
+		event(sc, &p, f, TC_EV_TOO_BIG, 0, 0);
 		return TC_ACT_UNSPEC;
 	}
 	if (checksum_partial(skb, &p, &partial)) {
@@ -852,7 +939,7 @@ __attribute__((noinline)) int hs_cut(struct __sk_buff *skb, __u32 nh, __u32 rel)
 		count(TC_C_EMIT);
 		if (++f->fails >= cfg.max_fails)
 			f->state = FLOW_DONE;
-		event(skb, &p, f, TC_EV_EMIT, 0, 0);
+		event(sc, &p, f, TC_EV_EMIT, 0, 0);
 		return TC_ACT_UNSPEC;
 	}
 	/* the original becomes the last piece: run() trims it (one call level
@@ -912,7 +999,8 @@ static __always_inline int run(struct __sk_buff *skb, __u32 nh)
 			count(TC_C_RESPLIT);
 		else
 			f->seen_end = rel + p.plen;
-		if (f->pending && rel <= f->walk_off && f->walk_off - rel < p.plen)
+		if (f->pending && (f->carry ? rel == f->walk_off + f->carry :
+				   rel <= f->walk_off && f->walk_off - rel < p.plen))
 			hs_more(skb, nh, rel);
 	}
 	if (cfg.observe || hs_cut(skb, nh, rel) != 1)

@@ -551,7 +551,8 @@ static void tc_close(void *ctx)
 				sum[i] += t->percpu[c];
 	if (sum[0] || sum[1] || sum[2])
 		log_info("tc: %llu SYNs with data (TCP Fast Open) passed unsplit; %llu hellos had their hostname in a "
-			 "later packet (cut there); %llu had it across two packets (cut at the numeric positions only).",
+			 "later packet or across two (cut there); %llu where the walk could not follow it (cut at the numeric "
+			 "positions only).",
 			 (unsigned long long)sum[0], (unsigned long long)sum[1], (unsigned long long)sum[2]);
 	for (i = 0; i < t->nifaces; i++)
 		detach(t->ifaces[i].ifindex, t->ifaces[i].name, t->ifaces[i].created, 0, 0);

@@ -115,13 +115,18 @@ for fam in 4 6; do
 done
 expect_ok "tc midsld: chromium $B v4 loads" fetch_chromium "$B" 4
 expect_ok "tc midsld: curl ${A[0]} v4 loads" fetch_curl "${A[0]}" 4
+# the hostname's extension across two packets (the client writes its hello
+# in two): its header (sni-7), the name's header (sni-3), the name (sni+4)
+for cut in sni-7 sni-3 sni+4; do
+    expect_ok "tc midsld: hello written in two at $cut, $B v4 loads" fetch_split "$B" 4 "$cut" 0.2
+done
 capture_stop "$T/midsld.pcap"
 e2e_check_segments "tc midsld: every hello cut inside the hostname, all checksums final and valid" \
-    "$T/midsld.pcap" --cut-at midsld --name-cut --checksums --no-partial --streams 10
+    "$T/midsld.pcap" --cut-at midsld --name-cut --checksums --no-partial --streams 13
 kill -USR1 "$HS_PID"
 sleep 0.3
 expect_match "SIGUSR1 prints the counters" 'stats after' "$HS_LOG"
-expect_ge "-v: one flow line per split hello" 10 "$(grep -c 'split at' "$HS_LOG")"
+expect_ge "-v: one flow line per split hello" 13 "$(grep -c 'split at' "$HS_LOG")"
 hs_stop INT
 expect_eq "tc midsld: exit status after SIGINT" 0 "$HS_RC"
 expect_ge "stats JSON: flows_split" 10 "$(hs_stat flows_split)"
