@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # How often each fallback of the tc engine fires, per real client and setup.
-# For each setup -- desktop (cli runs hellosplit, client -> server), router
-# with GRO off on the LAN side, router with GRO on (the router forwards GSO
-# skbs) -- and each real client -- curl, gnutls-cli, python (ssl), headless
+# For each setup -- desktop (cli runs hellosplit, client -> server, veth
+# offloads off: one skb per MSS), desktop-offloads-on (tso/gso/tx-csum on, as
+# a user's machine: a hello over the MSS is one GSO skb), router with GRO
+# off on the LAN side, router with GRO on (the router forwards GSO skbs) --
+# and each real client -- curl, gnutls-cli, python (ssl), headless
 # Chromium (its post-quantum hello, ~1.9 KB) -- one fresh
 # `hellosplit --engine tc --no-learn --split-at SPLIT` runs while the client
 # makes N connections (IPv4 and IPv6 alternating); then the program's raw
@@ -14,7 +16,7 @@
 # (hello_segments.py's sni_whole_in=none); server_whole: the others.
 # Knobs: FALLBACKS_N (20), FALLBACKS_CHROMIUM_N (10), FALLBACKS_SPLIT
 # (midsld), FALLBACKS_CLIENTS ("curl gnutls python chromium"),
-# FALLBACKS_SETUPS ("desktop router-gro-off router-gro-on").
+# FALLBACKS_SETUPS ("desktop desktop-offloads-on router-gro-off router-gro-on").
 # Run as root: make bench-fallbacks
 set -u -o pipefail
 E2E_DIR=$(cd "$(dirname "$0")/../tests/e2e" && pwd)
@@ -25,7 +27,7 @@ N=${FALLBACKS_N:-20}
 CHROMIUM_N=${FALLBACKS_CHROMIUM_N:-10}
 SPLIT=${FALLBACKS_SPLIT:-midsld}
 CLIENTS=${FALLBACKS_CLIENTS:-curl gnutls python chromium}
-SETUPS=${FALLBACKS_SETUPS:-desktop router-gro-off router-gro-on}
+SETUPS=${FALLBACKS_SETUPS:-desktop desktop-offloads-on router-gro-off router-gro-on}
 ABI=$E2E_DIR/../../src/tc-abi.h
 
 e2e_require_root
@@ -36,6 +38,7 @@ hs_require
 T=$(e2e_tmpdir)
 B=$E2E_BLOCKED
 HS_VERBOSE=""   # what users run: no per-flow log
+E2E_ENGINE=tc   # hs_start passes --engine "$E2E_ENGINE"
 
 # The counter names in enum order (TC_C_PACKETS = 0 ... before TC_C_COUNT).
 mapfile -t NAMES < <(sed -n '/^enum tc_counter/,/^};/p' "$ABI" | sed -n 's/^[[:space:]]*TC_C_\([A-Z0-9_]*\).*/\1/p' |
@@ -72,11 +75,12 @@ print(" ".join("%s=%d" % (n.lower(), tot.get(i, 0)) for i, n in enumerate(names)
 
 kv() { sed -n "s/.*\\b$1=\\([0-9]*\\).*/\\1/p" <<<"$2"; }
 
-printf '%-15s %-9s %7s %5s %9s %10s %7s %7s %4s %5s %7s %3s %3s %9s %10s %12s\n' setup client ok/N split sni_later \
-    sni_missed too_big not_tls emit error resplit fin tfo malformed server_cut server_whole >"$T/table"
+COLS=(flows split segments sni_later sni_missed too_big not_tls emit error resplit fin tfo malformed)
+row() { printf '%-15s %-9s %6s' "$1" "$2" "$3"; shift 3; printf ' %s' "$@"; printf '\n'; }
+row setup client ok/N "${COLS[@]}" streams server_cut server_whole >"$T/table"
 
 run_client() { # SETUP NS IFACE CLIENT
-    local setup=$1 ns=$2 ifc=$3 client=$4 n=$N i ok=0 fam c seg cut whole
+    local setup=$1 ns=$2 ifc=$3 client=$4 n=$N i ok=0 fam c seg cut whole streams
     [[ $client == chromium ]] && n=$CHROMIUM_N
     hs_start "$ns" --iface "$ifc" --split-at "$SPLIT" || e2e_die "hellosplit --engine tc on $ns:$ifc did not start"
     capture_start "$E2E_NS_SRV" eth0 "$T/$setup-$client.pcap" tcp port 443
@@ -86,28 +90,33 @@ run_client() { # SETUP NS IFACE CLIENT
             e2e_log "$setup $client v$fam #$i failed: ${E2E_LAST_REASON:-?} ($E2E_LAST_LOG)"
         fi
     done
-    c=$(counters "$ns" "$ifc")
+    # counters runs in a subshell: its e2e_die ends only that, so check here
+    c=$(counters "$ns" "$ifc") || e2e_die "reading the tc counters of $ns:$ifc failed (see above)"
     hs_stop INT || e2e_die "hellosplit did not stop on SIGINT"
     capture_stop "$T/$setup-$client.pcap"
     seg=$("$E2E_PY" "$E2E_DIR/hello_segments.py" "$T/$setup-$client.pcap" --streams 0 2>&1)
+    # one fetch may open more than one stream (Chromium: a preconnect):
+    # count the streams the server saw instead of assuming one per fetch
+    streams=$(grep -c '^stream ' <<<"$seg")
     cut=$(grep -c 'sni_whole_in=none' <<<"$seg")
     whole=$(grep -c 'sni_whole_in=[0-9]' <<<"$seg")
+    ((streams > 0)) || e2e_die "the server capture of $setup $client holds no TLS stream: $seg"
     printf '%s\n' "$seg" >"$T/$setup-$client.segments"
     echo "$setup $client $c" >>"$T/raw"
-    printf '%-15s %-9s %7s %5s %9s %10s %7s %7s %4s %5s %7s %3s %3s %9s %10s %12s\n' "$setup" "$client" "$ok/$n" \
-        "$(kv split "$c")" "$(kv sni_later "$c")" "$(kv sni_missed "$c")" "$(kv too_big "$c")" "$(kv not_tls "$c")" \
-        "$(kv emit "$c")" "$(kv error "$c")" "$(kv resplit "$c")" "$(kv fin "$c")" "$(kv tfo "$c")" \
-        "$(kv malformed "$c")" "$cut" "$whole" | tee -a "$T/table"
+    local vals=() k
+    for k in "${COLS[@]}"; do vals+=("$(kv "$k" "$c")"); done
+    row "$setup" "$client" "$ok/$n" "${vals[@]}" "$streams" "$cut" "$whole" | tee -a "$T/table"
 }
 
 for setup in $SETUPS; do
     case $setup in
-        desktop) topo_desktop_up; ns=$E2E_NS_CLI ifc=eth0 ;;
+        desktop) E2E_OFFLOADS=off topo_desktop_up; ns=$E2E_NS_CLI ifc=eth0 ;;
+        desktop-offloads-on) E2E_OFFLOADS=on topo_desktop_up; ns=$E2E_NS_CLI ifc=eth0 ;;
         router-gro-off) topo_router_up; ns=$E2E_NS_GW ifc=wan0; topo_offloads "$ns" lan0 off ;;
         router-gro-on)
             topo_router_up; ns=$E2E_NS_GW ifc=wan0
             nsx "$ns" ethtool -K lan0 gro on >/dev/null || e2e_die "ethtool -K lan0 gro on in $ns failed" ;;
-        *) e2e_die "unknown setup '$setup' in FALLBACKS_SETUPS (desktop, router-gro-off, router-gro-on)" ;;
+        *) e2e_die "unknown setup '$setup' in FALLBACKS_SETUPS (desktop, desktop-offloads-on, router-gro-off, router-gro-on)" ;;
     esac
     srv_nginx_start
     for client in $CLIENTS; do
@@ -119,6 +128,6 @@ done
 
 printf '\n# bench/fallbacks.sh, %s, --engine tc --no-learn --split-at %s, N=%s (chromium %s), v4/v6 alternating\n' \
     "$(date -u '+%Y-%m-%d %H:%M UTC')" "$SPLIT" "$N" "$CHROMIUM_N"
-cat "$T/table"
+column -t "$T/table"
 printf '\nraw counters:\n'
 cat "$T/raw"
