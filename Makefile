@@ -60,7 +60,7 @@ OUT = build
 LDSTATIC =
 endif
 
-.PHONY: all run check unit unit-asan clean deps test-deps offline e2e bench-offline bench-daemon bench-learn bench-flood bench-hostlist install uninstall docs
+.PHONY: all run check unit unit-asan clean deps test-deps offline e2e bench-offline bench-daemon bench-fallbacks bench-learn bench-flood bench-hostlist install uninstall docs
 
 # `make` builds this machine's binary; PLATFORM=windows, android or
 # freebsd-sim build only theirs (below).
@@ -109,6 +109,11 @@ bench-offline: all build/bench/gencap build/bench/engine_bench
 
 bench-daemon: test-deps all build/bench/hsclient
 	bench/daemon.sh
+
+# How often each fallback of the tc engine fires per real client and setup
+# (desktop, router GRO off/on): its counters and a server-side capture.
+bench-fallbacks: test-deps all
+	bench/fallbacks.sh
 
 # What learning costs per connection: handshakes/s against --no-learn.
 bench-learn: test-deps all build/bench/hsclient
