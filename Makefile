@@ -68,7 +68,7 @@ OUT = build
 LDSTATIC =
 endif
 
-.PHONY: all run check unit unit-asan clean deps test-deps offline e2e bench-offline bench-daemon bench-learn bench-flood bench-hostlist install uninstall docs
+.PHONY: all run check unit unit-asan clean deps test-deps offline e2e bench-offline bench-daemon bench-fallbacks bench-learn bench-flood bench-hostlist install uninstall docs
 
 # `make` builds this machine's binary; PLATFORM=windows, android or
 # freebsd-sim build only theirs (below).
@@ -117,6 +117,11 @@ bench-offline: all build/bench/gencap build/bench/engine_bench
 
 bench-daemon: test-deps all build/bench/hsclient
 	bench/daemon.sh
+
+# How often each fallback of the tc engine fires per real client and setup
+# (desktop, router GRO off/on): its counters and a server-side capture.
+bench-fallbacks: test-deps all
+	bench/fallbacks.sh
 
 # What learning costs per connection: handshakes/s against --no-learn.
 bench-learn: test-deps all build/bench/hsclient
@@ -351,18 +356,28 @@ build/fuzz-cov/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_DEPS)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -DFUZZ_NO_ABORT -fsanitize=fuzzer -fprofile-instr-generate -fcoverage-mapping \
 		-o $@ $< $(FUZZ_CORE)
 
-.PHONY: fuzz fuzz-check fuzz-coverage fuzz-merge lint valgrind
-fuzz: $(addprefix build/fuzz/fuzz_,$(FUZZ_HARNESSES))
-	HARNESSES="$(FUZZ_HARNESSES)" tests/fuzz/run.sh fuzz $(FUZZ_SECONDS)
+# fuzz_tc: the tc program (the object the daemon embeds, through its
+# skeleton) run by BPF_PROG_TEST_RUN in a namespace of its own (root); in
+# fuzz, fuzz-check and fuzz-merge, not in fuzz-coverage (the coverage that
+# counts is the BPF program's, which clang's does not see).
+FUZZ_TC = $(if $(filter tc,$(TC_ENGINE)),tc)
+build/fuzz/fuzz_tc: tests/fuzz/fuzz_tc.c tests/fuzz/fuzz.h src/tc-abi.h build/tc.skel.h Makefile
+	@mkdir -p $(@D)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Ibuild -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-o $@ $< -lbpf -lelf -lz
 
-fuzz-check: $(addprefix build/fuzz/fuzz_,$(FUZZ_HARNESSES))
-	HARNESSES="$(FUZZ_HARNESSES)" tests/fuzz/run.sh check $(FUZZ_CHECK_SECONDS)
+.PHONY: fuzz fuzz-check fuzz-coverage fuzz-merge lint valgrind
+fuzz: $(addprefix build/fuzz/fuzz_,$(FUZZ_HARNESSES) $(FUZZ_TC))
+	HARNESSES="$(FUZZ_HARNESSES) $(FUZZ_TC)" tests/fuzz/run.sh fuzz $(FUZZ_SECONDS)
+
+fuzz-check: $(addprefix build/fuzz/fuzz_,$(FUZZ_HARNESSES) $(FUZZ_TC))
+	HARNESSES="$(FUZZ_HARNESSES) $(FUZZ_TC)" tests/fuzz/run.sh check $(FUZZ_CHECK_SECONDS)
 
 fuzz-coverage: $(addprefix build/fuzz-cov/fuzz_,$(FUZZ_HARNESSES))
 	HARNESSES="$(FUZZ_HARNESSES)" tests/fuzz/run.sh coverage
 
-fuzz-merge: $(addprefix build/fuzz/fuzz_,$(FUZZ_HARNESSES))
-	HARNESSES="$(FUZZ_HARNESSES)" tests/fuzz/run.sh merge
+fuzz-merge: $(addprefix build/fuzz/fuzz_,$(FUZZ_HARNESSES) $(FUZZ_TC))
+	HARNESSES="$(FUZZ_HARNESSES) $(FUZZ_TC)" tests/fuzz/run.sh merge
 
 # cppcheck and clang-tidy over every source: the POSIX ones (Linux, static,
 # divert) as built here, the Windows ones (and the files with _WIN32 parts)

@@ -14,7 +14,8 @@
 # a crash, leak or timeout is written as tests/fuzz/corpus/<h>/regress-<kind>-<sha1>,
 # so that every later replay runs it. Reproduce one with
 #   build/fuzz/fuzz_<h> FILE        (FUZZ_TRACE=1 prints the engine's calls)
-# HARNESSES="tls engine" restricts the run. Exits 1 on any failure.
+# HARNESSES="tls engine" restricts the run (the Makefile adds tc: fuzz_tc runs
+# the tc program in the kernel and needs root). Exits 1 on any failure.
 set -u -o pipefail
 
 cd "$(dirname "$0")/../.." || exit 1
@@ -32,6 +33,7 @@ export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
 max_len() {
 	case $1 in
 	engine) echo 8192 ;;       # the longest seed replays a capture of 20 packets
+	tc) echo 8192 ;;           # a Chromium stream (3.3 KB) and room to grow
 	*) echo 4096 ;;
 	esac
 }
