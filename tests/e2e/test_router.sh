@@ -101,10 +101,9 @@ for masq in 0 1; do
             shift 2
             hs_start "$E2E_NS_GW" "$@" || { e2e_fail "$label: hellosplit $* starts"; return 0; }
             if [[ $E2E_ENGINE == tc ]]; then
-                # the tc engine's hook: one egress filter per interface, "-o IF hellosplit_l2"
+                # the tc engine's hook: its program at each interface's tcx egress, "-o IF hellosplit_l2"
                 for dev in $(nsx "$E2E_NS_GW" ls /sys/class/net); do
-                    nsx "$E2E_NS_GW" tc filter show dev "$dev" egress 2>/dev/null |
-                        sed -n "s/.* \(hellosplit_l[23]\)[: ].*/-o $dev \1/p" | head -n1
+                    tcx_progs "$E2E_NS_GW" "$dev" | awk -v dev="$dev" '$1 ~ /^hellosplit_l[23]$/ { print "-o", dev, $1 }'
                 done >"$T/rules"
             else
                 { nsx "$E2E_NS_GW" iptables -w -t mangle -S HELLOSPLIT
@@ -127,7 +126,7 @@ for masq in 0 1; do
             fi
         }
         # nfqueue: v4+v6 queue rules, 2 each (payload of 4+ and of 1-3 bytes); tc: one egress filter
-        if [[ $E2E_ENGINE == tc ]]; then hooks="1 1" what="the tc filter"; else hooks="4 4" what="v4+v6 queue rules"; fi
+        if [[ $E2E_ENGINE == tc ]]; then hooks="1 1" what="the tc program"; else hooks="4 4" what="v4+v6 queue rules"; fi
         iface_case "--iface lan0" blocked --iface lan0
         expect_eq "--iface lan0: $what all on -o lan0" "$hooks" \
             "$(wc -l <"$T/rules") $(grep -c -- '-o lan0 .*\(NFQUEUE\|hellosplit_l2\)' "$T/rules")"
